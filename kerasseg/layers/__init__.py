@@ -1,0 +1,15 @@
+"""Convolution types and the building blocks named in the papers."""
+
+from kerasseg.layers.convolutions import BilinearInitializer, SpatiallySeparableConv2D, bilinear_kernel
+from kerasseg.layers.preprocessing import BackbonePreprocessing
+from kerasseg.layers.resizing import CropLike, PadToMultiple, ResizeLike
+
+__all__ = [
+    "BackbonePreprocessing",
+    "BilinearInitializer",
+    "CropLike",
+    "PadToMultiple",
+    "ResizeLike",
+    "SpatiallySeparableConv2D",
+    "bilinear_kernel",
+]

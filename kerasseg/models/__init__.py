@@ -1,0 +1,23 @@
+"""Architectures: one module per family, one builder per variant, each registered by name."""
+
+from kerasseg.models.contract import inference_model, segmentation_input, segmentation_model
+from kerasseg.models.deeplab import *  # noqa: F401,F403
+from kerasseg.models.deeplabv3 import *  # noqa: F401,F403
+from kerasseg.models.dilated import *  # noqa: F401,F403
+from kerasseg.models.fcn import *  # noqa: F401,F403
+from kerasseg.models.gcn import *  # noqa: F401,F403
+from kerasseg.models.pspnet import *  # noqa: F401,F403
+from kerasseg.models.refinenet import *  # noqa: F401,F403
+from kerasseg.models.registry import get_model, list_models, model_info, register
+from kerasseg.models.segnet import *  # noqa: F401,F403
+from kerasseg.models.unet import *  # noqa: F401,F403
+
+__all__ = [
+    "get_model",
+    "inference_model",
+    "list_models",
+    "model_info",
+    "register",
+    "segmentation_input",
+    "segmentation_model",
+]

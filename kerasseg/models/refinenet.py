@@ -1,0 +1,3 @@
+"""(placeholder: this family is being written.)"""
+
+__all__: list[str] = []

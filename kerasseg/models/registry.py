@@ -1,0 +1,57 @@
+"""Name → builder registry, used by ``kerasseg.get_model``, ``list_models()`` and the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import keras
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the registry knows about one builder (facts come from the family's metadata dict)."""
+
+    name: str
+    builder: Callable[..., keras.Model]
+    paper: str
+    year: int
+    backbones: tuple[str, ...] = ()
+    published: dict = field(default_factory=dict)
+    # Small keyword arguments that keep the architecture but make a quick test or export possible.
+    small: dict = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+
+
+def register(name: str, *, paper: str, year: int, backbones=(), published=None, small=None):
+    """Decorator: ``@register("pspnet", paper="Zhao et al., ...", year=2017)`` above a builder."""
+
+    def wrap(builder):
+        if name in _REGISTRY:
+            raise ValueError(f"model name {name!r} is registered twice")
+        _REGISTRY[name] = ModelInfo(
+            name, builder, paper, year, tuple(backbones), dict(published or {}), dict(small or {})
+        )
+        return builder
+
+    return wrap
+
+
+def list_models() -> list[str]:
+    """The registered architecture names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def model_info(name: str) -> ModelInfo:
+    """The registry entry of ``name``; an unknown name gets an error that lists the valid ones."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"Unknown model {name!r}; valid models: {', '.join(list_models())}") from None
+
+
+def get_model(name: str, **kwargs) -> keras.Model:
+    """Builds the registered architecture ``name`` with the builder's keyword arguments."""
+    return model_info(name).builder(**kwargs)

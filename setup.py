@@ -1,0 +1,48 @@
+"""kerasseg: semantic-segmentation architectures for Keras 3, trained with model.fit, shipped as TFLite."""
+
+from setuptools import find_packages, setup
+
+TF_VERSION = "2.21.0"
+
+EXTRAS = {
+    # TensorFlow comes from an extra so that Colab (TensorFlow preinstalled) installs nothing over it.
+    "cpu": [f"tensorflow-cpu=={TF_VERSION}"],
+    "gpu": [f"tensorflow[and-cuda]=={TF_VERSION}"],
+    "data": [
+        "albumentations==2.0.8",
+        "tensorflow-datasets==4.9.10",
+        "importlib_resources",
+    ],
+    "export": [
+        "ai-edge-litert==2.3.0",
+        "tf2onnx==1.17.0",
+        "onnx==1.23.2",
+        "onnxruntime==1.32.0",
+    ],
+    "crf": ["pydensecrf2==1.1"],
+    "dev": ["pytest>=8", "pytest-xdist>=3", "ruff>=0.6"],
+}
+
+setup(
+    name="kerasseg",
+    version="0.1.0",
+    description=__doc__,
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["kerasseg", "kerasseg.*"]),
+    install_requires=[
+        "keras==3.15.1",
+        "numpy>=1.26,<3",
+        "h5py==3.14.0",
+        "pillow>=10",
+        "matplotlib>=3.8",
+    ],
+    extras_require=EXTRAS,
+    entry_points={"console_scripts": ["kerasseg=kerasseg.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "License :: OSI Approved :: Apache Software License",
+        "Topic :: Scientific/Engineering :: Image Recognition",
+    ],
+)
