@@ -18,21 +18,24 @@ class ModelInfo:
     year: int
     backbones: tuple[str, ...] = ()
     published: dict = field(default_factory=dict)
-    # Small keyword arguments that keep the architecture but make a quick test or export possible.
+    # Small keyword arguments that keep the architecture but make a quick test or export possible
+    # (may hold "input_shape" when 64×64 does not suit the architecture).
     small: dict = field(default_factory=dict)
+    # Whether the builder accepts input_shape=(None, None, 3) and returns logits at the input size.
+    dynamic: bool = True
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
 
 
-def register(name: str, *, paper: str, year: int, backbones=(), published=None, small=None):
+def register(name: str, *, paper: str, year: int, backbones=(), published=None, small=None, dynamic=True):
     """Decorator: ``@register("pspnet", paper="Zhao et al., ...", year=2017)`` above a builder."""
 
     def wrap(builder):
         if name in _REGISTRY:
             raise ValueError(f"model name {name!r} is registered twice")
         _REGISTRY[name] = ModelInfo(
-            name, builder, paper, year, tuple(backbones), dict(published or {}), dict(small or {})
+            name, builder, paper, year, tuple(backbones), dict(published or {}), dict(small or {}), dynamic
         )
         return builder
 

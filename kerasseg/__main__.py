@@ -1,0 +1,5 @@
+import sys
+
+from kerasseg.cli import main
+
+sys.exit(main())

@@ -1,0 +1,90 @@
+"""The one checker every registered architecture goes through (the model contract of DESIGN.md)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from kerasseg.export import run_tflite, tflite_ops, to_tflite
+from kerasseg.models import inference_model, model_info
+
+FLEX_PREFIXES = ("FlexDelegate", "Flex", "CUSTOM")
+
+
+def structured_images(n: int, size, seed: int = 0) -> np.ndarray:
+    """Images in [0, 255] with shapes and gradients, not pure noise (quantization is judged on these)."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    out = np.empty((n, h, w, 3), "float32")
+    for i in range(n):
+        img = np.stack([xx / w * 255, yy / h * 255, np.full((h, w), 128.0)], -1)
+        for _ in range(3):
+            cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(h / 8, h / 3)
+            img[(yy - cy) ** 2 + (xx - cx) ** 2 < r**2] = rng.uniform(0, 255, 3)
+        out[i] = img + rng.normal(0, 8, img.shape)
+    return np.clip(out, 0, 255)
+
+
+def build_small(name: str, classes: int = 3, input_shape=None, **overrides) -> keras.Model:
+    info = model_info(name)
+    kwargs = {k: v for k, v in info.small.items() if k != "input_shape"}
+    kwargs.update(overrides)
+    shape = input_shape or info.small.get("input_shape", (64, 64, 3))
+    return info.builder(classes=classes, input_shape=shape, weights=None, **kwargs)
+
+
+def check_model(name: str, tmp_path, classes: int = 3) -> None:
+    """Builds ``name`` small and checks output, no Lambda, .keras round trip, one fit step, builtin-only TFLite."""
+    info = model_info(name)
+    shape = tuple(info.small.get("input_shape", (64, 64, 3)))
+    model = build_small(name, classes, shape)
+    x = structured_images(2, shape[:2])
+
+    # Output contract: one tensor named "logits" (or a dict with it), float32, at input resolution.
+    logits_layer = model.get_layer("logits")
+    out = model.predict(x, verbose=0)
+    logits = out["logits"] if isinstance(out, dict) else out
+    assert logits.shape == (2, *shape[:2], classes), (name, logits.shape)
+    assert logits.dtype == np.float32
+    assert logits_layer.output.shape[-1] == classes
+    assert np.isfinite(logits).all()
+    assert not [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.Lambda)]
+
+    # .keras round trip with safe_mode=True gives the same outputs.
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    out2 = loaded.predict(x, verbose=0)
+    logits2 = out2["logits"] if isinstance(out2, dict) else out2
+    np.testing.assert_allclose(logits2, logits, rtol=1e-5, atol=1e-5)
+
+    # One training step with the ignore label.
+    y = np.random.default_rng(0).integers(0, classes, (2, *shape[:2]))
+    y[:, :2] = 255
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=255)
+    if isinstance(out, dict):
+        model.compile("sgd", loss={"logits": loss, "aux": loss}, loss_weights={"logits": 1.0, "aux": 0.4})
+        history = model.fit(x, {"logits": y, "aux": y}, epochs=1, verbose=0)
+    else:
+        model.compile("sgd", loss=loss)
+        history = model.fit(x, y, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+    # Builtin-only TFLite at the small fixed size, matching Keras.
+    single = inference_model(loaded)
+    tfl = to_tflite(single, str(tmp_path / f"{name}.tflite"), "float32")
+    ops_ = tflite_ops(tfl)
+    assert not [op for op in ops_ if op.startswith(FLEX_PREFIXES)], ops_
+    lite = run_tflite(tfl, x[:1])
+    ref = single.predict(x[:1], verbose=0)
+    scale = max(1.0, float(np.ptp(ref)))
+    assert np.abs(lite - ref).max() <= 1e-4 * scale, (name, np.abs(lite - ref).max(), scale)
+
+    # Any input size, padded inside, when the architecture allows it.
+    if info.dynamic:
+        dyn = build_small(name, classes, (None, None, 3))
+        odd = structured_images(1, (shape[0] + 6, shape[1] - 5))
+        out = dyn.predict(odd, verbose=0)
+        out = out["logits"] if isinstance(out, dict) else out
+        assert out.shape == (1, *odd.shape[1:3], classes)

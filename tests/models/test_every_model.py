@@ -1,0 +1,20 @@
+"""Every registered architecture satisfies the model contract (tests/model_checks.py)."""
+
+import pytest
+from model_checks import check_model
+
+from kerasseg.models import list_models, model_info
+
+
+def test_registry_lists_the_foundation_models():
+    assert {"deeplabv3plus", "unet"} <= set(list_models())
+
+
+def test_unknown_model_name_lists_valid_names():
+    with pytest.raises(ValueError, match="deeplabv3plus"):
+        model_info("no-such-model")
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_model_contract(name, tmp_path):
+    check_model(name, tmp_path)
