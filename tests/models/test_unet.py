@@ -1,0 +1,47 @@
+"""U-Net (Ronneberger et al., MICCAI 2015): the paper's valid network, the same-padded variant, overlap-tile."""
+
+import numpy as np
+import pytest
+
+from kerasseg.models.unet import UNet, overlap_tile_predict, valid_unet_output_size
+
+
+def test_paper_network_shapes_and_parameters():
+    # Fig. 1: 572×572 input tile → 388×388 output map, 64 base filters, 2 classes. The paper's input has one
+    # (grayscale) channel: counting its layers gives 31,030,658 weights; our input is RGB, which adds
+    # (3 − 1) · 3 · 3 · 64 weights to the first convolution.
+    model = UNet(classes=2, input_shape=(572, 572, 3), padding="valid")
+    assert model.output_shape == (None, 388, 388, 2)
+    assert model.count_params() == 31_030_658 + (3 - 1) * 3 * 3 * 64
+
+
+def test_same_variant_keeps_the_input_size():
+    model = UNet(classes=3, input_shape=(None, None, 3), base_filters=4)
+    x = np.random.default_rng(0).uniform(0, 255, (1, 50, 37, 3)).astype("float32")
+    assert model.predict(x, verbose=0).shape == (1, 50, 37, 3)
+
+
+def test_invalid_sizes_say_which_sizes_work():
+    assert valid_unet_output_size(572) == 388
+    with pytest.raises(ValueError, match=r"\[556, 572\]"):
+        UNet(classes=2, input_shape=(570, 570, 3), padding="valid")
+    with pytest.raises(ValueError, match="multiple of 16"):
+        UNet(classes=2, input_shape=(100, 96, 3))
+
+
+def test_overlap_tile_equals_one_pass_over_the_mirrored_image():
+    rng = np.random.default_rng(1)
+    # 204 → 20: tiles step by 16 (the pooling grid of depth 4) and overlap by 4 output pixels.
+    tile = UNet(classes=3, input_shape=(204, 204, 3), padding="valid", base_filters=4, dropout=0.0)
+    margin = (204 - tile.output_shape[1]) // 2
+    image = rng.uniform(0, 255, (40, 36, 3)).astype("float32")
+    tiled = overlap_tile_predict(tile, image)
+
+    # One pass over the mirrored image (valid sizes: 52 + 2·92 = 236 → 52, 36 + 184 = 220 → 36), same weights.
+    whole = UNet(classes=3, input_shape=(52 + 2 * margin, 36 + 2 * margin, 3), padding="valid", base_filters=4,
+                 dropout=0.0)
+    whole.set_weights(tile.get_weights())
+    mirrored = np.pad(image, ((margin, margin + 12), (margin, margin), (0, 0)), mode="reflect")
+    expected = whole.predict(mirrored[None], verbose=0)[0][:40]
+    assert tiled.shape == (40, 36, 3)
+    np.testing.assert_allclose(tiled, expected, rtol=1e-4, atol=1e-4)
