@@ -1,3 +1,169 @@
-"""(placeholder: this family is being written.)"""
+"""DeepLabv3 (atrous spatial pyramid pooling with image-level features; cascaded atrous blocks) and DeepLabv3+.
 
-__all__: list[str] = []
+References: Chen, Papandreou, Schroff, Adam, "Rethinking Atrous Convolution for Semantic Image Segmentation",
+arXiv 1706.05587, 2017; Chen, Zhu, Papandreou, Schroff, Adam, "Encoder-Decoder with Atrous Separable Convolution
+for Semantic Image Segmentation", ECCV 2018.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from kerasseg.backbones import build_backbone
+from kerasseg.backbones.resnet import residual_stage
+from kerasseg.layers import ASPP, ResizeLike, conv_bn_relu
+from kerasseg.models.contract import segmentation_input, segmentation_model
+from kerasseg.models.registry import register
+
+__all__ = ["DeepLabV3", "DeepLabV3Cascaded", "DeepLabV3Plus"]
+
+PAPERS = {
+    "deeplabv3": {
+        "reference": "Chen et al., Rethinking Atrous Convolution for Semantic Image Segmentation, 2017",
+        "voc2012_test_miou": 85.7,  # with COCO and JFT pretraining (the seed article's table)
+        # MobileNetV2 paper (Sandler et al., CVPR 2018), Table 7: DeepLabv3 heads at output stride 16.
+        "params_resnet101_os16": 58.16e6,
+        "params_mobilenetv2_os16_no_aspp": 2.11e6,
+    },
+    "deeplabv3plus": {
+        "reference": "Chen et al., Encoder-Decoder with Atrous Separable Convolution, ECCV 2018",
+        "voc2012_test_miou": 89.0,  # Xception-65 with JFT pretraining, paper Table 6
+    },
+}
+BACKBONES = ("resnet50", "resnet101", "mobilenetv2", "xception")
+_SMALL = {"backbone": "mobilenetv2", "alpha": 0.35, "aspp_filters": 16, "decoder_filters": 16}
+
+
+def _encoder(x, backbone, weights, output_stride, multi_grid, backbone_options):
+    options = dict(backbone_options)
+    if backbone.startswith("resnet"):
+        options["multi_grid"] = multi_grid
+    elif multi_grid not in (None, (1, 2, 4)):
+        raise ValueError(f"multi_grid applies to ResNet backbones only, not {backbone!r}")
+    return build_backbone(backbone, x, weights=weights, output_stride=output_stride, **options)
+
+
+def _rates(atrous_rates, output_stride):
+    """The paper's ASPP rates (6, 12, 18) at output stride 16, doubled at 8 (section 3.3)."""
+    if atrous_rates is not None:
+        return tuple(atrous_rates)
+    return tuple(r * 16 // output_stride for r in (6, 12, 18))
+
+
+@register(
+    "deeplabv3",
+    paper=PAPERS["deeplabv3"]["reference"],
+    year=2017,
+    backbones=BACKBONES,
+    published=PAPERS["deeplabv3"],
+    small=_SMALL | {"decoder_filters": None},
+)
+def DeepLabV3(
+    classes: int = 21,
+    input_shape=(None, None, 3),
+    *,
+    backbone: str = "resnet101",
+    weights="imagenet",
+    output_stride: int = 16,
+    multi_grid=(1, 2, 4),
+    atrous_rates=None,
+    aspp_filters: int = 256,
+    separable: bool = False,
+    decoder_filters=None,
+    **backbone_options,
+) -> keras.Model:
+    """DeepLabv3 with ASPP: (N, H, W, 3) RGB [0, 255] → logits (N, H, W, classes).
+
+    Backbone at ``output_stride`` 16 (or 8: rates doubled), ``multi_grid`` unit rates in the last ResNet stage,
+    ASPP (1×1, three 3×3 atrous, image pooling; 256 filters, batch norm), 1×1 classifier, bilinear upsampling to
+    the input. ``atrous_rates=()`` gives the MobileNetV2 head without atrous branches. ``decoder_filters`` is
+    unused here (it is DeepLabV3Plus's) and accepted so both share the registry's small settings.
+    """
+    del decoder_filters
+    inputs, x = segmentation_input(input_shape, output_stride, "DeepLabV3")
+    features = _encoder(x, backbone, weights, output_stride, multi_grid, backbone_options)
+    y = ASPP(features["stride32"], aspp_filters, _rates(atrous_rates, output_stride), separable=separable)
+    logits = keras.layers.Conv2D(classes, 1, name="classifier")(y)
+    return segmentation_model(inputs, x, logits, name=f"deeplabv3_{backbone}")
+
+
+@register(
+    "deeplabv3_cascaded",
+    paper=PAPERS["deeplabv3"]["reference"],
+    year=2017,
+    backbones=("resnet50", "resnet101"),
+    published=PAPERS["deeplabv3"],
+    small={"backbone": "resnet50", "block_filters": 16, "cascade": 1, "input_shape": (64, 64, 3)},
+)
+def DeepLabV3Cascaded(
+    classes: int = 21,
+    input_shape=(None, None, 3),
+    *,
+    backbone: str = "resnet101",
+    weights="imagenet",
+    output_stride: int = 16,
+    multi_grid=(1, 2, 4),
+    cascade: int = 3,
+    block_filters: int = 512,
+) -> keras.Model:
+    """DeepLabv3 "going deeper" (section 3.2): copies of ResNet block4 cascaded as block5…block(4 + cascade).
+
+    Each extra block holds three bottleneck units with ``multi_grid`` unit rates; its atrous rate doubles from
+    block to block so the output stride stays ``output_stride`` (block7 at rate 16 for output stride 16).
+    ``block_filters`` is the bottleneck width (512 in ResNet's block4). (N, H, W, 3) → (N, H, W, classes).
+    """
+    inputs, x = segmentation_input(input_shape, output_stride, "DeepLabV3Cascaded")
+    features = _encoder(x, backbone, weights, output_stride, multi_grid, {})
+    y = features["stride32"]
+    rate = 32 // output_stride  # block4's rate
+    for block in range(5, 5 + cascade):
+        rate *= 2
+        y = residual_stage(
+            y, block_filters, 3, stride=1, dilation=rate, multi_grid=multi_grid, name=f"block{block}"
+        )
+    logits = keras.layers.Conv2D(classes, 1, name="classifier")(y)
+    return segmentation_model(inputs, x, logits, name=f"deeplabv3_cascaded_{backbone}")
+
+
+@register(
+    "deeplabv3plus",
+    paper=PAPERS["deeplabv3plus"]["reference"],
+    year=2018,
+    backbones=BACKBONES,
+    published=PAPERS["deeplabv3plus"],
+    small=_SMALL,
+)
+def DeepLabV3Plus(
+    classes: int = 21,
+    input_shape=(None, None, 3),
+    *,
+    backbone: str = "xception",
+    weights="imagenet",
+    output_stride: int = 16,
+    multi_grid=(1, 2, 4),
+    atrous_rates=None,
+    aspp_filters: int = 256,
+    low_level_filters: int = 48,
+    decoder_filters: int = 256,
+    separable: bool | None = None,
+    **backbone_options,
+) -> keras.Model:
+    """DeepLabv3+: the DeepLabv3 encoder and a decoder on stride-4 features. (N, H, W, 3) → (N, H, W, classes).
+
+    Decoder (paper section 3.1): the low-level stride-4 features reduced to 48 channels by a 1×1 convolution,
+    concatenated with the ×4 upsampled encoder output, two 3×3 convolutions (256), 1×1 classifier, ×4 upsampling.
+    ``separable`` (default: on for Xception, as the paper) makes ASPP and decoder 3×3 convolutions depthwise
+    separable. Keras' Xception replaces the paper's aligned Xception-65 (same family, fewer layers).
+    """
+    if separable is None:
+        separable = backbone == "xception"
+    inputs, x = segmentation_input(input_shape, output_stride, "DeepLabV3Plus")
+    features = _encoder(x, backbone, weights, output_stride, multi_grid, backbone_options)
+    encoder = ASPP(features["stride32"], aspp_filters, _rates(atrous_rates, output_stride), separable=separable)
+    low_level = conv_bn_relu(features["stride4"], low_level_filters, 1, name="decoder_low_level")
+    y = ResizeLike(name="decoder_upsample")([encoder, low_level])
+    y = keras.layers.Concatenate(name="decoder_concat")([y, low_level])
+    y = conv_bn_relu(y, decoder_filters, 3, separable=separable, name="decoder_conv1")
+    y = conv_bn_relu(y, decoder_filters, 3, separable=separable, name="decoder_conv2")
+    logits = keras.layers.Conv2D(classes, 1, name="classifier")(y)
+    return segmentation_model(inputs, x, logits, name=f"deeplabv3plus_{backbone}")

@@ -1,0 +1,160 @@
+"""ImageNet weights for the backbones: Keras' own files, copied by layer name from ``keras.applications``.
+
+The backbones are rebuilt here (so strides can become dilations) with keras.applications' layer names. Their
+weights are read by the matching ``keras.applications`` model itself (Keras' order-based HDF5 loading, the
+Keras cache ``~/.keras/models`` or ``$KERAS_HOME/models`` for ``"imagenet"``) and copied layer by layer, by name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+
+import h5py
+import keras
+
+KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+
+
+def resolve_weights(backbone: str, weights, file_name: str, url_dir: str) -> str:
+    """The local path of ``weights``: ``"imagenet"`` (Keras' cache, downloaded if absent) or a file path."""
+    if weights == "imagenet":
+        cache_dir = os.environ.get("KERAS_HOME")  # None: Keras' own default (~/.keras)
+        try:
+            return keras.utils.get_file(
+                file_name,
+                KERAS_APPLICATIONS_URL + url_dir + file_name,
+                cache_subdir="models",
+                cache_dir=cache_dir,
+            )
+        except Exception as error:  # no network: say which file to put where
+            where = os.path.join(cache_dir or os.path.join("~", ".keras"), "models", file_name)
+            raise FileNotFoundError(
+                f"{backbone}: ImageNet weights file {file_name} is not in {where} and could not be downloaded "
+                f"({error}); copy it there or pass weights=<path to the file>"
+            ) from error
+    if not isinstance(weights, str | os.PathLike):
+        raise ValueError(f"{backbone}: weights must be None, 'imagenet' or a file path, got {weights!r}")
+    path = os.fspath(weights)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{backbone}: weights file {path} does not exist")
+    return path
+
+
+def load_backbone_weights(
+    backbone: str,
+    inputs,
+    features: dict,
+    weights,
+    *,
+    reference: Callable[[str | None], keras.Model],
+    file_name: str,
+    url_dir: str,
+    unused: tuple[str, ...] = (),
+) -> None:
+    """Copies ``weights`` into the layers between ``inputs`` and ``features``.
+
+    ``reference(weights)`` builds the matching ``keras.applications`` model without top; ``unused`` names its
+    layers that the backbone leaves out. A file that does not fit it gets a ``ValueError`` that names the file
+    and the first layer that does not match.
+    """
+    if weights is None:
+        return
+    path = resolve_weights(backbone, weights, file_name, url_dir)
+    try:
+        source = reference(path)
+    except (ValueError, OSError, KeyError, TypeError) as error:
+        detail = first_mismatch(path, reference(None)) or str(error)
+        raise ValueError(f"{backbone}: weights file {path} does not fit this backbone: {detail}") from error
+    target = keras.Model(inputs, list(features.values()))
+    for layer, source_layer in _pair_layers(target, source, backbone, unused):
+        expected = [tuple(w.shape) for w in layer.weights]
+        values = source_layer.get_weights()
+        if expected != [v.shape for v in values]:
+            raise ValueError(
+                f"{backbone}: layer {layer.name!r} expects weights {expected}, "
+                f"{path} gives {[v.shape for v in values]}"
+            )
+        layer.set_weights(values)
+
+
+def _pair_layers(target: keras.Model, source: keras.Model, backbone: str, unused) -> list:
+    """(our layer, keras.applications layer) pairs: by name; unnamed Keras layers in graph order per type."""
+    ours = [layer for layer in target.layers if layer.weights]
+    theirs = {layer.name: layer for layer in source.layers if layer.weights and layer.name not in unused}
+    pairs = [(layer, theirs.pop(layer.name)) for layer in ours if layer.name in theirs]
+    paired = {id(layer) for layer, _ in pairs}
+    # keras.applications leaves a few layers unnamed (Xception's residual 1x1 convolutions): their
+    # generated names change from session to session, so they pair by type in the order of the graph.
+    for kind in {type(layer) for layer in ours if id(layer) not in paired}:
+        left = [layer for layer in ours if id(layer) not in paired and type(layer) is kind]
+        right = [layer for layer in theirs.values() if type(layer) is kind]
+        if len(left) != len(right):
+            raise ValueError(
+                f"{backbone}: layers {[layer.name for layer in left]} have no counterpart in "
+                f"keras.applications' {source.name} (unpaired there: {[layer.name for layer in right]})"
+            )
+        pairs += list(zip(left, right, strict=True))
+        for layer in right:
+            theirs.pop(layer.name)
+    if theirs:
+        raise ValueError(f"{backbone}: keras.applications layers {sorted(theirs)} have no counterpart")
+    return pairs
+
+
+def _snake_case(name: str) -> str:
+    # How Keras 3 names a layer's group in a ``.weights.h5`` file (its class name in snake case).
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _file_weights(path: str, model: keras.Model) -> list[tuple[str, list[tuple]]] | None:
+    """The weight shapes in ``path``, as (file layer name, shapes) in the order Keras would load them."""
+    with h5py.File(path, "r") as f:
+        group = f["model_weights"] if "model_weights" in f else f
+        if "layer_names" in group.attrs:  # legacy HDF5: order-based, one group per layer
+            layers = []
+            for name in group.attrs["layer_names"]:
+                name = name.decode() if isinstance(name, bytes) else str(name)
+                weight_names = group[name].attrs.get("weight_names", [])
+                if len(weight_names):
+                    layers.append((name, [tuple(group[name][w].shape) for w in weight_names]))
+            return layers
+        if "layers" in f:  # Keras 3 ``.weights.h5``: one group per layer, named by class and order
+            layers, used = [], {}
+            for layer in model.layers:
+                base = _snake_case(type(layer).__name__)
+                key = base if base not in used else f"{base}_{used[base]}"
+                used[base] = used.get(base, 0) + 1
+                if layer.weights:
+                    node = f["layers"].get(key)
+                    node = node.get("vars") if node is not None else None
+                    shapes = [tuple(node[k].shape) for k in sorted(node, key=int)] if node is not None else []
+                    layers.append((key, shapes))
+            return layers
+    return None
+
+
+def first_mismatch(path: str, model: keras.Model) -> str | None:
+    """Names the first layer of ``model`` whose weights in ``path`` are missing or shaped differently."""
+    try:
+        saved = _file_weights(path, model)
+    except (OSError, KeyError) as error:
+        return f"it is not a Keras HDF5 weights file ({error})"
+    if saved is None:
+        return "it holds no Keras layer weights"
+    layers = [layer for layer in model.layers if layer.weights]
+    for index, layer in enumerate(layers):
+        expected = [tuple(w.shape) for w in layer.trainable_weights + layer.non_trainable_weights]
+        if index >= len(saved):
+            return f"first mismatching layer {layer.name!r}: the file has only {len(saved)} weighted layers"
+        name, shapes = saved[index]
+        if shapes != expected:
+            return (
+                f"first mismatching layer {layer.name!r} (weighted layer #{index}, {name!r} in the file) "
+                f"expects {expected}, the file has {shapes}"
+            )
+    if len(saved) > len(layers):
+        return f"the file has {len(saved)} weighted layers, {model.name} has {len(layers)}"
+    return None

@@ -1,0 +1,63 @@
+"""DeepLabv3 and DeepLabv3+ (Chen et al. 2017, 2018): parameter counts, ASPP structure, output strides."""
+
+import keras
+import numpy as np
+import pytest
+
+from kerasseg.models import DeepLabV3, DeepLabV3Cascaded, DeepLabV3Plus
+
+
+def _trainable(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def test_resnet101_os16_parameters_match_the_mobilenetv2_paper():
+    # MobileNetV2 paper (Sandler et al., CVPR 2018), Table 7: DeepLabv3 on ResNet-101, output stride 16, 58.16M
+    # (published.md marks it unverified; it agrees with the layer arithmetic: 42.66M backbone + ASPP).
+    model = DeepLabV3(classes=21, backbone="resnet101", weights=None)
+    assert abs(_trainable(model) - 58.16e6) / 58.16e6 < 0.01
+
+
+def test_mobilenetv2_head_without_atrous_branches_matches_the_mobilenetv2_paper():
+    # Same table: DeepLabv3 on MobileNetV2 at output stride 16 "without ASPP" (1×1 + image pooling), 2.11M.
+    # The paper counts trainable weights (no batch-norm moving statistics).
+    model = DeepLabV3(classes=21, backbone="mobilenetv2", alpha=1.0, atrous_rates=(), weights=None)
+    assert abs(_trainable(model) - 2.11e6) / 2.11e6 < 0.01
+
+
+def test_aspp_has_the_papers_branches_and_rates():
+    model = DeepLabV3(classes=5, backbone="mobilenetv2", alpha=0.35, weights=None, aspp_filters=8)
+    rates = sorted(
+        layer.dilation_rate[0]
+        for layer in model.layers
+        if layer.name.startswith("aspp_rate") and isinstance(layer, keras.layers.Conv2D)
+    )
+    assert rates == [6, 12, 18]  # section 3.3, output stride 16
+    for branch in ("aspp_1x1_bn", "aspp_rate6_bn", "aspp_image_bn", "aspp_project_bn"):
+        assert isinstance(model.get_layer(branch), keras.layers.BatchNormalization)
+    at8 = DeepLabV3(classes=5, backbone="mobilenetv2", alpha=0.35, weights=None, aspp_filters=8, output_stride=8)
+    assert at8.get_layer("aspp_rate12_conv").dilation_rate == (12, 12)  # rates doubled at output stride 8
+    assert at8.get_layer("aspp_rate36_conv").dilation_rate == (36, 36)
+
+
+@pytest.mark.parametrize("output_stride", [8, 16])
+def test_encoder_runs_at_the_output_stride(output_stride):
+    model = DeepLabV3Plus(classes=3, backbone="mobilenetv2", alpha=0.35, weights=None, aspp_filters=8,
+                          decoder_filters=8, output_stride=output_stride, input_shape=(64, 64, 3))
+    assert model.get_layer("aspp_concat").output.shape[1:3] == (64 // output_stride, 64 // output_stride)
+    assert model.get_layer("decoder_concat").output.shape[1:3] == (16, 16)  # stride-4 low-level features
+    assert model.get_layer("decoder_low_level_conv").output.shape[-1] == 48
+
+
+def test_cascaded_blocks_double_their_rate_with_multi_grid():
+    model = DeepLabV3Cascaded(classes=3, backbone="resnet50", weights=None, block_filters=8, cascade=3,
+                              input_shape=(64, 64, 3))
+    # Block4 (conv5) runs at rate 2 at output stride 16; blocks 5, 6, 7 at 4, 8, 16, times the unit rates 1, 2, 4.
+    rates = [model.get_layer(f"block{b}_block{u}_2_conv").dilation_rate[0] for b in (5, 6, 7) for u in (1, 2, 3)]
+    assert rates == [4, 8, 16, 8, 16, 32, 16, 32, 64]
+    assert model.get_layer("classifier").output.shape[1:3] == (4, 4)
+
+
+def test_fixed_size_that_does_not_divide_names_the_fix():
+    with pytest.raises(ValueError, match="multiple of 16.*112"):
+        DeepLabV3Plus(classes=3, backbone="mobilenetv2", alpha=0.35, weights=None, input_shape=(100, 112, 3))
