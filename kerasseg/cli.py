@@ -48,17 +48,123 @@ def _add_demo(sub):
 
 def _add_train(sub):
     p = sub.add_parser("train", help="train a registered architecture on a dataset")
-    p.set_defaults(func=_not_ready("train"))
+    p.add_argument("--model", required=True, help="a registered architecture (see `kerasseg models`)")
+    p.add_argument("--data", required=True, help="camvid | voc2012 | pets | isbi2012 | folder:IMAGES:MASKS")
+    p.add_argument("--data-dir", default=None, help="the dataset's folder (camvid, isbi2012) or tfds data dir")
+    p.add_argument("--val-split", default="val", help="validation split of --data ('none' to skip)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--input-size", type=int, nargs=2, default=(512, 512), metavar=("H", "W"), help="crop size")
+    p.add_argument("--backbone", default=None, help="the architecture's backbone (default: its paper's)")
+    p.add_argument("--weights", default=None, help="imagenet | none | PATH (default: the builder's default)")
+    p.add_argument("--out", default=None, help="output folder (default: runs/<model>-<data>)")
+    p.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"))
+    p.add_argument("--lr", type=float, default=None, help="initial learning rate (default: sgd 0.01, adam 1e-3)")
+    p.add_argument("--weight-decay", type=float, default=1e-4, help="the papers' L2 coefficient (default 1e-4)")
+    p.add_argument("--loss", default="ce", choices=("ce", "dice", "lovasz"))
+    p.add_argument("--no-class-weights", action="store_true", help="ignore the dataset's class weights")
+    p.add_argument("--steps-per-epoch", type=int, default=None)
+    p.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPUs with tensor cores)")
+    p.add_argument("--strategy", default="auto", choices=("auto", "one", "mirrored", "tpu"))
+    p.add_argument("--no-tensorboard", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+
+    def run(args):
+        from kerasseg.training import train
+
+        weights = "default" if args.weights is None else None if args.weights.lower() == "none" else args.weights
+        name = args.data.split(":")[0] if args.data.startswith("folder:") else args.data
+        train(
+            args.model,
+            args.data,
+            False if args.val_split.lower() == "none" else args.val_split,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            input_size=tuple(args.input_size),
+            out_dir=args.out or os.path.join("runs", f"{args.model}-{name}"),
+            data_dir=args.data_dir,
+            backbone=args.backbone,
+            weights=weights,
+            optimizer=args.optimizer,
+            learning_rate=args.lr,
+            weight_decay=args.weight_decay,
+            loss=args.loss,
+            class_weights=None if args.no_class_weights else "dataset",
+            steps_per_epoch=args.steps_per_epoch,
+            mixed_precision=args.mixed_precision,
+            strategy=args.strategy,
+            seed=args.seed,
+            tensorboard=not args.no_tensorboard,
+        )
+
+    p.set_defaults(func=run)
 
 
 def _add_evaluate(sub):
     p = sub.add_parser("evaluate", help="mIoU (per class) of a model on a dataset, single/multi-scale, flip, CRF")
-    p.set_defaults(func=_not_ready("evaluate"))
+    p.add_argument("--model", required=True, help="a saved model, PATH.keras")
+    p.add_argument("--data", required=True, help="camvid | voc2012 | pets | isbi2012 | folder:IMAGES:MASKS")
+    p.add_argument("--data-dir", default=None, help="the dataset's folder (camvid, isbi2012) or tfds data dir")
+    p.add_argument("--split", default="val")
+    p.add_argument("--scales", type=float, nargs="+", default=[1.0], help="e.g. 0.5 0.75 1 1.25 1.5 1.75")
+    p.add_argument("--flip", action="store_true", help="average with the horizontally flipped image")
+    p.add_argument("--crop-size", type=int, nargs=2, default=None, metavar=("H", "W"), help="sliding window")
+    p.add_argument("--crf", action="store_true", help="dense CRF post-processing (needs kerasseg[crf])")
+    p.add_argument("--max-images", type=int, default=None)
+
+    def run(args):
+        from kerasseg.data import load_dataset, make_eval_pipeline
+        from kerasseg.evaluation import evaluate, load_model, require_densecrf
+
+        if args.crf:
+            try:
+                require_densecrf()
+            except ImportError as err:
+                raise SystemExit(f"kerasseg evaluate: error: {err}") from None
+        model = load_model(args.model)
+        ds, info = load_dataset(args.data, args.split, args.data_dir)
+        scores = evaluate(
+            model,
+            make_eval_pipeline(ds, batch_size=1),
+            info.num_classes,
+            scales=args.scales,
+            flip=args.flip,
+            crop_size=args.crop_size,
+            crf=args.crf,
+            class_names=info.class_names,
+            max_batches=args.max_images,
+            verbose=1,
+        )
+        print(scores.summary())
+
+    p.set_defaults(func=run)
 
 
 def _add_predict(sub):
     p = sub.add_parser("predict", help="write colour-coded masks and overlays for a folder of images")
-    p.set_defaults(func=_not_ready("predict"))
+    p.add_argument("--model", required=True, help="a saved model, PATH.keras")
+    p.add_argument("--images", required=True, help="folder of images (png, jpg, bmp, tif)")
+    p.add_argument("--out", required=True, help="output folder: masks/ (palette PNG labels) and overlays/")
+    p.add_argument("--scales", type=float, nargs="+", default=[1.0])
+    p.add_argument("--flip", action="store_true")
+    p.add_argument("--crop-size", type=int, nargs=2, default=None, metavar=("H", "W"), help="sliding window")
+    p.add_argument("--alpha", type=float, default=0.5, help="mask opacity in the overlays")
+
+    def run(args):
+        from kerasseg.evaluation import load_model, predict_folder
+
+        written = predict_folder(
+            load_model(args.model),
+            args.images,
+            args.out,
+            scales=args.scales,
+            flip=args.flip,
+            crop_size=args.crop_size,
+            alpha=args.alpha,
+        )
+        print(f"wrote {len(written) // 2} masks and overlays to {args.out}")
+
+    p.set_defaults(func=run)
 
 
 def _add_export(sub):
@@ -68,7 +174,20 @@ def _add_export(sub):
 
 def _add_check_data(sub):
     p = sub.add_parser("check-data", help="scan a dataset and report every problem, with a class histogram")
-    p.set_defaults(func=_not_ready("check-data"))
+    p.add_argument("spec", help="camvid | voc2012 | voc2012-aug | pets | isbi2012 | folder:IMAGES_DIR:MASKS_DIR")
+    p.add_argument("--split", default="train")
+    p.add_argument("--data-dir", default=None, help="the dataset's folder (camvid, isbi2012) or tfds data dir")
+    p.add_argument("--classes", type=int, default=None, help="class count for the label check")
+
+    def run(args):
+        from kerasseg.data import check_dataset
+
+        report = check_dataset(args.spec, args.split, args.data_dir, classes=args.classes)
+        print(report)
+        if not report.ok:
+            raise SystemExit(1)
+
+    p.set_defaults(func=run)
 
 
 def _add_benchmark(sub):

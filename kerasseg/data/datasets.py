@@ -1,0 +1,139 @@
+"""``load_dataset(spec, split)``: every dataset as ``tf.data`` of ``(image, mask)`` plus its ``DatasetInfo``.
+
+The contract: image float32 ``(H, W, 3)`` RGB in [0, 255]; mask int32 ``(H, W)`` with class ids in
+``[0, num_classes)`` and 255 = ignore.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from kerasseg.data import camvid, isbi
+from kerasseg.data.folders import FileSource, files_dataset, pair_files, split_folders
+from kerasseg.data.info import IGNORE_LABEL, DatasetInfo
+from kerasseg.data.masks import LabelMapping, check_sizes
+
+DATASETS = ("camvid", "voc2012", "voc2012-aug", "pets", "isbi2012", "folder:IMAGES_DIR:MASKS_DIR")
+FILE_DATASETS = ("camvid", "isbi2012")
+TFDS_DATASETS = ("voc2012", "voc2012-aug", "pets")
+
+
+def unknown_dataset(spec: str) -> ValueError:
+    return ValueError(f"Unknown dataset {spec!r}; valid datasets: {', '.join(DATASETS)}")
+
+
+def parse_folder_spec(spec: str) -> tuple[Path, Path]:
+    """``folder:IMAGES_DIR:MASKS_DIR`` → the two folders."""
+    parts = spec.split(":")
+    if len(parts) != 3 or parts[0] != "folder" or not parts[1] or not parts[2]:
+        raise ValueError(f"folder dataset spec must be 'folder:IMAGES_DIR:MASKS_DIR', got {spec!r}")
+    return Path(parts[1]), Path(parts[2])
+
+
+def _infer_num_classes(pairs, class_map: Mapping) -> int:
+    """Largest label + 1 over the masks (read once); colour maps name their classes, so they need no scan."""
+    labels = [v for v in class_map.values() if v != IGNORE_LABEL]
+    if any(isinstance(k, tuple) for k in class_map):
+        return max(labels, default=0) + 1
+    largest = max(labels, default=0)
+    for _, mask_path in pairs:
+        try:
+            with Image.open(mask_path) as mask:
+                if mask.mode in ("RGB", "RGBA"):
+                    break  # the reader reports the missing colour map, naming the file
+                values = np.unique(np.array(mask).astype(np.int64)).tolist()
+        except Exception:  # noqa: BLE001 - an unreadable mask is reported by the reader, naming the file
+            continue
+        mapped = [class_map.get(v, v) for v in values]
+        largest = max([largest] + [v for v in mapped if v != IGNORE_LABEL])
+    return largest + 1
+
+
+def folder_source(
+    spec: str,
+    split: str = "train",
+    *,
+    classes: int | None = None,
+    class_map: Mapping | None = None,
+    class_names: list[str] | None = None,
+) -> tuple[FileSource, DatasetInfo]:
+    """The files of a ``folder:IMAGES_DIR:MASKS_DIR`` split (``<dir>/<split>`` subfolders when present).
+
+    ``classes=None`` infers the class count from the masks (largest label + 1; one pass over the masks).
+    """
+    images_dir, masks_dir = split_folders(*parse_folder_spec(spec), split)
+    pairs, problems = pair_files(images_dir, masks_dir)
+    class_map = dict(class_map or {})
+    if classes is None:
+        classes = len(class_names) if class_names else _infer_num_classes(pairs, class_map)
+    names = list(class_names) if class_names else [f"class_{i}" for i in range(classes)]
+    info = DatasetInfo(
+        name=f"folder:{images_dir}", num_classes=classes, class_names=names, num_examples=len(pairs)
+    )
+    return FileSource(pairs, LabelMapping(classes, class_map), problems), info
+
+
+def file_source(
+    spec: str, split: str = "train", data_dir: str | None = None, **folder_options
+) -> tuple[FileSource, DatasetInfo]:
+    """The files of a file-based dataset (camvid, isbi2012, folder:…) before anything is decoded."""
+    if spec == "camvid":
+        return camvid.source(split, data_dir)
+    if spec == "isbi2012":
+        return isbi.source(split, data_dir)
+    if spec.startswith("folder:"):
+        return folder_source(spec, split, **folder_options)
+    raise unknown_dataset(spec)
+
+
+def load_dataset(
+    spec: str,
+    split: str = "train",
+    data_dir: str | None = None,
+    *,
+    classes: int | None = None,
+    class_map: Mapping | None = None,
+    class_names: list[str] | None = None,
+    manual_dir: str | None = None,
+    check_headers: bool = True,
+) -> tuple[tf.data.Dataset, DatasetInfo]:
+    """A dataset split as ``tf.data`` of ``(image float32 (H, W, 3) in [0, 255], mask int32 (H, W))`` and its info.
+
+    Args:
+        spec: "camvid", "voc2012", "voc2012-aug", "pets", "isbi2012" or "folder:IMAGES_DIR:MASKS_DIR".
+        split: "train", "val" (and "test" where the dataset has one; "all" for isbi2012 and flat folders).
+        data_dir: the dataset's folder for camvid / isbi2012 (default ``<repo>/../shared/data/<name>``);
+            tensorflow-datasets' data dir for voc2012 / pets (default tfds' own).
+        classes, class_map, class_names: for folder datasets: the class count (default: inferred from the
+            masks), ``{value: class}`` or ``{(r, g, b): class}`` (RGB masks need it), the class names.
+        manual_dir: where the VOC tar (and SegmentationClassAug) lie (default ``<data_dir>/downloads/manual``).
+        check_headers: file datasets check every image/mask pair's header now (sizes match, files open), so a
+            bad file fails here rather than mid-epoch. Labels are checked as each mask is decoded.
+
+    Raises:
+        ValueError: unknown spec or split, empty split, an image without a mask, a size mismatch (naming the file).
+        FileNotFoundError: a missing folder or file.
+    """
+    if spec in TFDS_DATASETS:
+        if spec == "pets":
+            from kerasseg.data import pets
+
+            return pets.load(split, data_dir)
+        from kerasseg.data import voc
+
+        return voc.load(spec, split, data_dir, manual_dir)
+    if spec not in FILE_DATASETS and not spec.startswith("folder:"):
+        raise unknown_dataset(spec)
+    source, info = file_source(
+        spec, split, data_dir, classes=classes, class_map=class_map, class_names=class_names
+    )
+    source.raise_problems()
+    if check_headers:
+        for image_path, mask_path in source.pairs:
+            check_sizes(image_path, mask_path)
+    return files_dataset(source.pairs, source.mapping), info

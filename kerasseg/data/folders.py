@@ -1,0 +1,166 @@
+"""Datasets made of image and mask files: pairing by file stem, and the ``tf.data`` reader of the pairs.
+
+``load_dataset`` returns the decoded dataset; ``make_train_pipeline`` finds the cheap undecoded source of a dataset
+built here (``lazy_source``) and shuffles file names instead of decoded images, so the shuffle is over the whole
+split without a buffer of decoded images.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from kerasseg.data.masks import IMAGE_SUFFIXES, MASK_SUFFIXES, LabelMapping, read_pair
+
+Pair = tuple[Path, Path]
+
+# dataset returned to the user -> (cheap undecoded dataset, its decode function, number of examples)
+_LAZY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def register_lazy_source(ds: tf.data.Dataset, source: tf.data.Dataset, decode: Callable, size: int | None):
+    """Records that ``ds == source.map(decode)``, so a pipeline may shuffle ``source`` before decoding."""
+    _LAZY[ds] = (source, decode, size)
+
+
+def lazy_source(ds: tf.data.Dataset):
+    """``(source, decode, size)`` registered for ``ds``, or None for datasets not built by ``kerasseg.data``."""
+    return _LAZY.get(ds)
+
+
+def _files(folder: Path, suffixes: Sequence[str]) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix.lower() in suffixes and not path.name.startswith("."):
+            files.setdefault(path.stem, path)
+    return files
+
+
+def split_folders(images_dir: str | Path, masks_dir: str | Path, split: str) -> tuple[Path, Path]:
+    """The image and mask folders of ``split``: ``<dir>/<split>`` when it exists, else a flat folder is "train".
+
+    A flat folder (no ``<split>`` subfolder) is a single split: asking it for any split but "train" or "all"
+    is an error, so that a validation set is never silently the training set.
+    """
+    images_dir, masks_dir = Path(images_dir), Path(masks_dir)
+    for folder, what in ((images_dir, "image"), (masks_dir, "mask")):
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{what} folder {folder} does not exist")
+    if (images_dir / split).is_dir():
+        if not (masks_dir / split).is_dir():
+            raise FileNotFoundError(
+                f"image folder {images_dir / split} has no mask folder {masks_dir / split}"
+            )
+        return images_dir / split, masks_dir / split
+    if split in ("train", "all"):
+        return images_dir, masks_dir
+    subfolders = sorted(p.name for p in images_dir.iterdir() if p.is_dir())
+    raise ValueError(
+        f"image folder {images_dir} has no subfolder {split!r} (subfolders: {subfolders or 'none'}); "
+        "a flat folder is one split, 'train'"
+    )
+
+
+def pair_files(images_dir: str | Path, masks_dir: str | Path) -> tuple[list[Pair], list[str]]:
+    """Image/mask pairs matched by file stem (any names, any supported suffix), and the problems found.
+
+    Problems: an image without a mask, a mask without an image, an empty folder. Pairs are sorted by stem.
+    """
+    images_dir, masks_dir = Path(images_dir), Path(masks_dir)
+    images, masks = _files(images_dir, IMAGE_SUFFIXES), _files(masks_dir, MASK_SUFFIXES)
+    problems = [f"image {images[s]} has no mask in {masks_dir}" for s in sorted(images.keys() - masks.keys())]
+    problems += [
+        f"mask {masks[s]} has no image in {images_dir}" for s in sorted(masks.keys() - images.keys())
+    ]
+    pairs = [(images[s], masks[s]) for s in sorted(images.keys() & masks.keys())]
+    if not pairs:
+        problems.append(
+            f"split is empty: no image/mask pairs with matching names in {images_dir} and {masks_dir}"
+        )
+    return pairs, problems
+
+
+def pairs_from_list(root: str | Path, list_file: str | Path) -> tuple[list[Pair], list[str]]:
+    """Pairs from a SegNet-style list file of ``image_path mask_path`` lines (paths relative to ``root``)."""
+    root, list_file = Path(root), Path(list_file)
+    if not list_file.is_file():
+        raise FileNotFoundError(f"split list {list_file} does not exist")
+    pairs, problems = [], []
+    for number, line in enumerate(list_file.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2:
+            problems.append(f"{list_file}:{number}: expected 'image mask', got {line.strip()!r}")
+            continue
+        # SegNet's own lists carry absolute paths of the authors' machine: keep the last two parts.
+        image, mask = (root / Path(p).parent.name / Path(p).name for p in parts)
+        for path, what in ((image, "image"), (mask, "mask")):
+            if not path.is_file():
+                problems.append(f"{what} {path} (listed in {list_file}:{number}) does not exist")
+        pairs.append((image, mask))
+    if not pairs:
+        problems.append(f"split is empty: {list_file} lists no image/mask pairs")
+    return pairs, problems
+
+
+def default_root(name: str) -> Path:
+    """``<repo>/../shared/data/<name>``, looked up beside the package and from the current directory."""
+    package_repo = Path(__file__).resolve().parents[2]
+    candidates = [
+        package_repo / ".." / "shared" / "data" / name,
+        Path.cwd() / ".." / "shared" / "data" / name,
+        Path.cwd() / "shared" / "data" / name,
+    ]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate.resolve()
+    tried = ", ".join(str(c) for c in candidates)
+    raise FileNotFoundError(
+        f"no {name} folder found (tried {tried}); pass data_dir=<path of the {name} folder>"
+    )
+
+
+@dataclass
+class FileSource:
+    """A split made of files: its pairs, the mapping of mask values to classes, and the problems found so far."""
+
+    pairs: list[Pair]
+    mapping: LabelMapping
+    problems: list[str]
+
+    def raise_problems(self) -> None:
+        """Raises the first problem found while listing the split (``check_dataset`` reports them all)."""
+        if self.problems:
+            more = f" (and {len(self.problems) - 1} more problems; run `kerasseg check-data`)"
+            raise ValueError(self.problems[0] + (more if len(self.problems) > 1 else ""))
+
+
+def files_dataset(pairs: Sequence[Pair], mapping: LabelMapping) -> tf.data.Dataset:
+    """``tf.data`` of ``(image float32 (H, W, 3) in [0, 255], mask int32 (H, W))`` decoded from ``pairs`` in order.
+
+    Files are decoded by PIL in parallel (``tf.numpy_function``); a bad file stops the iteration with a message
+    naming it.
+    """
+
+    def read(image_path: bytes, mask_path: bytes):
+        image, mask = read_pair(image_path.decode(), mask_path.decode(), mapping)
+        return image, mask
+
+    def decode(image_path, mask_path):
+        image, mask = tf.numpy_function(read, [image_path, mask_path], [tf.uint8, tf.int32], stateful=False)
+        image.set_shape([None, None, 3])
+        mask.set_shape([None, None])
+        return tf.cast(image, tf.float32), mask
+
+    source = tf.data.Dataset.from_tensor_slices(
+        (np.array([str(p) for p, _ in pairs]), np.array([str(m) for _, m in pairs]))
+    )
+    ds = source.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    register_lazy_source(ds, source, decode, len(pairs))
+    return ds

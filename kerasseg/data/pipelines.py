@@ -1,0 +1,191 @@
+"""Training and evaluation input pipelines: shuffle, augment with albumentations inside ``tf.data``, batch.
+
+The augmentation is the one of DeepLab (Chen et al., TPAMI 2017) and PSPNet (Zhao et al., CVPR 2017): random
+scale 0.5–2.0, pad with the ignore label (masks) and the ImageNet mean (images), random crop, horizontal flip;
+plus a mild colour jitter. Masks are resized with nearest neighbour, so they keep only valid labels.
+
+Determinism: every example gets its own seed from ``tf.data.Dataset.random(seed)``, and albumentations is reseeded
+per example, so the same ``seed`` gives the same batches however many threads run the map.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import tensorflow as tf
+
+from kerasseg.data.folders import lazy_source
+from kerasseg.data.info import IGNORE_LABEL
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+# ImageNet mean RGB: a padded border looks like 0 after the backbone's own normalisation.
+IMAGE_PAD = (124, 116, 104)
+LAZY_SHUFFLE_BUFFER = 4096  # file names or encoded bytes: cheap, so (nearly) the whole split
+DECODED_SHUFFLE_BUFFER = 64  # decoded images: ~2 MB each at 360×480
+
+
+def build_augmentation(
+    crop_size: tuple[int, int] | None,
+    *,
+    scale_range: tuple[float, float] | None = (0.5, 2.0),
+    flip: bool = True,
+    color_jitter: bool = True,
+    image_pad=IMAGE_PAD,
+    ignore_label: int = IGNORE_LABEL,
+):
+    """The albumentations ``Compose``: colour jitter, random scale, pad, random crop to ``crop_size``, flip.
+
+    ``crop_size=None`` keeps the image size (no scale, pad or crop). Images are interpolated bilinearly, masks
+    with nearest neighbour; padding is ``image_pad`` for images and ``ignore_label`` for masks.
+    """
+    import albumentations as A
+    import cv2
+
+    transforms = []
+    if color_jitter:
+        # before any padding, so the padded border keeps exactly the pad value
+        transforms.append(A.ColorJitter(brightness=0.25, contrast=0.25, saturation=0.25, hue=0.03, p=0.8))
+    if crop_size is not None:
+        height, width = crop_size
+        if scale_range is not None:
+            low, high = scale_range
+            transforms.append(
+                A.RandomScale(
+                    scale_limit=(low - 1.0, high - 1.0),
+                    interpolation=cv2.INTER_LINEAR,
+                    mask_interpolation=cv2.INTER_NEAREST_EXACT,  # same pixel grid as INTER_LINEAR
+                    p=1.0,
+                )
+            )
+        transforms += [
+            A.PadIfNeeded(
+                min_height=height,
+                min_width=width,
+                position="random",
+                border_mode=cv2.BORDER_CONSTANT,
+                fill=image_pad,
+                fill_mask=ignore_label,
+            ),
+            A.RandomCrop(height, width, p=1.0),
+        ]
+    if flip:
+        transforms.append(A.HorizontalFlip(p=0.5))
+    return A.Compose(transforms)
+
+
+def _reseed(compose, seed: int) -> None:
+    # Compose.set_random_seed gives every transform the same seed, which would correlate their coin flips
+    # (flip and jitter would always fire together); give each its own stream instead.
+    states = np.random.SeedSequence(seed).generate_state(len(compose.transforms) + 1)
+    compose.set_random_seed(int(states[0]))
+    for transform, state in zip(compose.transforms, states[1:], strict=True):
+        transform.set_random_seed(int(state))
+
+
+class Augmenter:
+    """``(image, mask, seed) -> (image, mask)`` on numpy arrays; one ``Compose`` per thread, reseeded per call."""
+
+    def __init__(self, crop_size, **options):
+        self.crop_size, self.options = crop_size, options
+        self._local = threading.local()
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray, seed) -> tuple[np.ndarray, np.ndarray]:
+        compose = getattr(self._local, "compose", None)
+        if compose is None:
+            compose = self._local.compose = build_augmentation(self.crop_size, **self.options)
+        _reseed(compose, int(seed) % (1 << 63))
+        image = np.clip(np.rint(image), 0, 255).astype(np.uint8)
+        out = compose(image=image, mask=np.asarray(mask).astype(np.uint8))  # labels are <= 255 by contract
+        return out["image"].astype(np.float32), out["mask"].astype(np.int32)
+
+
+def _shuffled(ds: tf.data.Dataset, seed: int, buffer: int | None) -> tf.data.Dataset:
+    lazy = lazy_source(ds)
+    if lazy is not None:  # shuffle file names / encoded bytes, then decode
+        source, decode, size = lazy
+        buffer = buffer or min(size or LAZY_SHUFFLE_BUFFER, LAZY_SHUFFLE_BUFFER)
+        source = source.shuffle(max(buffer, 1), seed=seed, reshuffle_each_iteration=True)
+        return source.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.shuffle(buffer or DECODED_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
+
+
+def make_train_pipeline(
+    ds: tf.data.Dataset,
+    batch_size: int,
+    crop_size: tuple[int, int] | None = None,
+    seed: int = 0,
+    augment: bool = True,
+    *,
+    scale_range: tuple[float, float] | None = (0.5, 2.0),
+    color_jitter: bool = True,
+    shuffle_buffer: int | None = None,
+    ignore_label: int = IGNORE_LABEL,
+) -> tf.data.Dataset:
+    """Shuffled, augmented, batched, prefetched ``(images (B, h, w, 3) float32, masks (B, h, w) int32)``.
+
+    ``crop_size=(h, w)``: random scale in ``scale_range``, pad, random crop (``augment=False``: pad and random
+    crop only). ``crop_size=None``: no scale or crop, so images must share one size to be batched.
+    ``augment`` also adds the horizontal flip and the colour jitter. The last partial batch is dropped.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if crop_size is not None and (len(crop_size) != 2 or min(crop_size) < 1):
+        raise ValueError(f"crop_size must be (height, width) with positive sides, got {crop_size}")
+    ds = _shuffled(ds, seed, shuffle_buffer)
+    if augment or crop_size is not None:
+        augmenter = Augmenter(
+            None if crop_size is None else tuple(int(s) for s in crop_size),
+            scale_range=scale_range if augment else None,
+            flip=augment,
+            color_jitter=augment and color_jitter,
+            ignore_label=ignore_label,
+        )
+        height, width = crop_size if crop_size is not None else (None, None)
+
+        def augment_example(example, example_seed):
+            image, mask = example
+            image, mask = tf.numpy_function(
+                augmenter, [image, mask, example_seed], [tf.float32, tf.int32], stateful=False
+            )
+            image.set_shape([height, width, 3])
+            mask.set_shape([height, width])
+            return image, mask
+
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip(ds, seeds).map(
+            augment_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+        )
+    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def make_eval_pipeline(
+    ds: tf.data.Dataset,
+    batch_size: int = 1,
+    size: tuple[int, int] | None = None,
+    *,
+    ignore_label: int = IGNORE_LABEL,
+) -> tf.data.Dataset:
+    """Batched, prefetched evaluation data in the dataset's order, no augmentation.
+
+    ``size=(h, w)`` resizes images bilinearly and masks with nearest neighbour. Without it, a batch of images of
+    different sizes is padded to the largest (images with 0, masks with ``ignore_label``, so metrics skip it).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if size is not None:
+        height, width = (int(s) for s in size)
+
+        def resize(image, mask):
+            image = tf.image.resize(image, (height, width), method="bilinear")
+            mask = tf.image.resize(mask[..., None], (height, width), method="nearest")[..., 0]
+            return image, mask
+
+        ds = ds.map(resize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(batch_size)
+    else:
+        ds = ds.padded_batch(
+            batch_size, padding_values=(tf.constant(0.0), tf.constant(ignore_label, tf.int32))
+        )
+    return ds.prefetch(tf.data.AUTOTUNE)
