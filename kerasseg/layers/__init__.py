@@ -3,6 +3,7 @@
 from kerasseg.layers.blocks import ASPP, conv_bn_relu
 from kerasseg.layers.convolutions import BilinearInitializer, SpatiallySeparableConv2D, bilinear_kernel
 from kerasseg.layers.preprocessing import BackbonePreprocessing
+from kerasseg.layers.pyramid_pooling import AdaptiveAveragePooling, PyramidPooling, adaptive_bin_edges
 from kerasseg.layers.resizing import CropLike, PadToMultiple, ResizeLike
 
 __all__ = [
@@ -12,6 +13,9 @@ __all__ = [
     "BilinearInitializer",
     "CropLike",
     "PadToMultiple",
+    "PyramidPooling",
+    "AdaptiveAveragePooling",
+    "adaptive_bin_edges",
     "ResizeLike",
     "SpatiallySeparableConv2D",
     "bilinear_kernel",
