@@ -2,6 +2,7 @@
 
 from kerasseg.layers.blocks import ASPP, conv_bn_relu
 from kerasseg.layers.convolutions import BilinearInitializer, SpatiallySeparableConv2D, bilinear_kernel
+from kerasseg.layers.pooling import MaxPoolingWithIndices, MaxUnpooling
 from kerasseg.layers.preprocessing import BackbonePreprocessing
 from kerasseg.layers.pyramid_pooling import AdaptiveAveragePooling, PyramidPooling, adaptive_bin_edges
 from kerasseg.layers.resizing import CropLike, PadToMultiple, ResizeLike
@@ -12,6 +13,8 @@ __all__ = [
     "BackbonePreprocessing",
     "BilinearInitializer",
     "CropLike",
+    "MaxPoolingWithIndices",
+    "MaxUnpooling",
     "PadToMultiple",
     "PyramidPooling",
     "AdaptiveAveragePooling",
