@@ -14,12 +14,13 @@ def _add_models(sub):
     p = sub.add_parser("models", help="list every registered architecture with its paper and parameter count")
     p.add_argument("--classes", type=int, default=21, help="class count used for the parameter column")
     p.add_argument("--no-params", action="store_true", help="skip building each model to count parameters")
+    p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="show only these architectures")
 
     def run(args):
         from kerasseg.models import get_model, list_models, model_info
 
         print(f"{'name':<22} {'year':<5} {'params':>12}  {'backbones':<40} paper")
-        for name in list_models():
+        for name in args.only or list_models():
             info = model_info(name)
             params = "-"
             if not args.no_params:

@@ -1,0 +1,41 @@
+"""`kerasseg demo`, the main job: it must learn, export int8 and write its picture, reproducibly."""
+
+import json
+
+import keras
+import numpy as np
+from PIL import Image
+
+from kerasseg.cli import main
+from kerasseg.data.synthetic import CLASS_NAMES, IGNORE_LABEL, make_shapes
+
+
+def test_synthetic_set_has_four_classes_and_an_ignore_border():
+    images, masks = make_shapes(8, 64, seed=3)
+    assert images.shape == (8, 64, 64, 3) and images.min() >= 0 and images.max() <= 255
+    assert set(np.unique(masks)) <= {*range(len(CLASS_NAMES)), IGNORE_LABEL}
+    assert IGNORE_LABEL in masks and len(CLASS_NAMES) >= 4
+    # Ignore pixels lie on shape boundaries: none touches the image border unless a shape does.
+    assert (masks[:, 0, :] != IGNORE_LABEL).mean() > 0.9
+    again, again_masks = make_shapes(8, 64, seed=3)  # seeded: the same set again
+    np.testing.assert_array_equal(images, again)
+    np.testing.assert_array_equal(masks, again_masks)
+
+
+def test_demo_learns_and_exports(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--seed", "0"]) == 0
+    printed = capsys.readouterr().out
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["val_miou"] >= 0.7, results
+    assert results["int8_pixel_agreement"] >= 0.95, results
+    for name in CLASS_NAMES:
+        assert name in printed
+    assert "mean IoU" in printed and str(tmp_path) in printed
+
+    model = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    assert model.output_shape == (None, 64, 64, len(CLASS_NAMES))
+    tflite = tmp_path / "model_int8.tflite"
+    assert tflite.stat().st_size == results["int8_bytes"] < 1_000_000
+    picture = Image.open(tmp_path / "predictions.png")
+    assert picture.width > 300 and picture.height > 300
+    assert not list(tmp_path.glob(".*"))  # no temporary files left behind
