@@ -84,7 +84,11 @@ def check_model(name: str, tmp_path, classes: int = 3) -> None:
     # Any input size, padded inside, when the architecture allows it.
     if info.dynamic:
         dyn = build_small(name, classes, (None, None, 3))
-        odd = structured_images(1, (shape[0] + 6, shape[1] - 5))
+        odd = structured_images(2, (shape[0] + 6, shape[1] - 5))
         out = dyn.predict(odd, verbose=0)
         out = out["logits"] if isinstance(out, dict) else out
-        assert out.shape == (1, *odd.shape[1:3], classes)
+        assert out.shape == (2, *odd.shape[1:3], classes)
+        # A traced training step at a size known only at run time (one mask, also for an aux head).
+        dyn.compile("sgd", loss=loss)
+        y_odd = np.random.default_rng(1).integers(0, classes, (2, *odd.shape[1:3]))
+        assert np.isfinite(dyn.fit(odd, y_odd, epochs=1, verbose=0).history["loss"][0])

@@ -11,6 +11,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from kerasseg.layers.resizing import resize_like
+
 
 def adaptive_bin_edges(size, bins: int) -> list[tuple]:
     """Bin ``i`` of ``bins`` covers ``floor(i·size/bins)`` to ``ceil((i+1)·size/bins)`` (as adaptive pooling).
@@ -115,16 +117,10 @@ class PyramidPooling(keras.layers.Layer):
         self.resolved_filters = filters
 
     def call(self, x, training=None):
-        static = x.shape[1:3]
-        if static[0] is not None and static[1] is not None:
-            size = (int(static[0]), int(static[1]))
-        else:
-            shape = ops.shape(x)
-            size = (shape[1], shape[2])
         outputs = [x]
         for pool, conv, norm in zip(self.pools, self.convs, self.norms, strict=True):
             y = ops.relu(norm(conv(pool(x)), training=training))
-            outputs.append(ops.image.resize(y, size, interpolation="bilinear"))
+            outputs.append(resize_like(y, x))
         return ops.concatenate(outputs, axis=-1)
 
     def compute_output_shape(self, input_shape):

@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import ops
+
+
+def resize_like(x, reference, interpolation: str = "bilinear"):
+    """Resizes NHWC ``x`` to the height and width of ``reference``, static or known only at run time."""
+    static = reference.shape[1:3]
+    if static[0] is not None and static[1] is not None:
+        size = (int(static[0]), int(static[1]))
+        if tuple(x.shape[1:3]) == size:
+            return x
+        return ops.image.resize(x, size, interpolation=interpolation)
+    # keras.ops.image.resize compares the size with 0 in Python, which a symbolic size cannot do inside a
+    # traced training step, so sizes known only at run time go to the TensorFlow op directly.
+    size = tf.shape(reference)[1:3]
+    return tf.cast(tf.image.resize(x, size, method=interpolation), x.dtype)
 
 
 @keras.saving.register_keras_serializable(package="kerasseg")
@@ -20,15 +35,7 @@ class ResizeLike(keras.layers.Layer):
 
     def call(self, inputs):
         x, reference = inputs
-        static = reference.shape[1:3]
-        if static[0] is not None and static[1] is not None:
-            size = (int(static[0]), int(static[1]))
-            if tuple(x.shape[1:3]) == size:
-                return x
-        else:
-            shape = ops.shape(reference)
-            size = (shape[1], shape[2])
-        return ops.image.resize(x, size, interpolation=self.interpolation)
+        return resize_like(x, reference, self.interpolation)
 
     def compute_output_shape(self, input_shapes):
         x_shape, ref_shape = input_shapes

@@ -38,6 +38,48 @@ def segmentation_input(input_shape, multiple: int, model: str, name: str = "imag
     return inputs, inputs
 
 
+# PSPNet's weight of the auxiliary loss (Zhao et al., CVPR 2017, section 3.3 and Table 3); PSPNet's PAPERS
+# dict cites it too.
+AUX_LOSS_WEIGHT = 0.4
+
+
+@keras.saving.register_keras_serializable(package="kerasseg")
+class SegmentationModel(keras.Model):
+    """A functional ``keras.Model`` whose outputs ``{"logits", "aux"}`` all learn from the one mask ``y``.
+
+    ``model.compile(optimizer, loss=...)`` then ``model.fit(images, masks)`` trains a model with an auxiliary
+    head as the papers did: the same loss on both outputs, the auxiliary one weighted ``AUX_LOSS_WEIGHT`` unless
+    ``loss_weights`` is given. A model with the single ``logits`` output behaves as a plain functional model.
+    """
+
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, **kwargs):
+        if "aux" in self.output_names:
+            if loss is not None and not isinstance(loss, dict | list | tuple):
+                loss = {"logits": loss, "aux": loss}
+            if loss_weights is None:
+                loss_weights = {"logits": 1.0, "aux": AUX_LOSS_WEIGHT}
+            if metrics is not None and not isinstance(metrics, dict):
+                metrics = {"logits": metrics}  # scores are those of the main output
+        super().compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics, **kwargs)
+
+    def compile_from_config(self, config):
+        # Keras skips the compile config of models that override compile(); this one's is safe to restore.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built and getattr(self, "optimizer", None) is not None:
+            self.optimizer.build(self.trainable_variables)
+
+    def _targets(self, y, y_pred):
+        if isinstance(y_pred, dict) and y is not None and not isinstance(y, dict):
+            return {key: y for key in y_pred}
+        return y
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return super().compute_loss(x, self._targets(y, y_pred), y_pred, sample_weight, training=training)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        return super().compute_metrics(x, self._targets(y, y_pred), y_pred, sample_weight)
+
+
 def segmentation_model(inputs, x, logits, *, name: str, aux=None) -> keras.Model:
     """Resizes ``logits`` (and ``aux``) to the input resolution and wraps them in a ``keras.Model``.
 
@@ -53,7 +95,7 @@ def segmentation_model(inputs, x, logits, *, name: str, aux=None) -> keras.Model
     outputs = to_input_size(logits, "logits")
     if aux is not None:
         outputs = {"logits": outputs, "aux": to_input_size(aux, "aux")}
-    return keras.Model(inputs, outputs, name=name)
+    return SegmentationModel(inputs, outputs, name=name)
 
 
 def inference_model(model: keras.Model) -> keras.Model:

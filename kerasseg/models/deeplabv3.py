@@ -152,11 +152,13 @@ def DeepLabV3Plus(
 
     Decoder (paper section 3.1): the low-level stride-4 features reduced to 48 channels by a 1×1 convolution,
     concatenated with the ×4 upsampled encoder output, two 3×3 convolutions (256), 1×1 classifier, ×4 upsampling.
-    ``separable`` (default: on for Xception, as the paper) makes ASPP and decoder 3×3 convolutions depthwise
-    separable. Keras' Xception replaces the paper's aligned Xception-65 (same family, fewer layers).
+    ``separable`` makes ASPP and decoder 3×3 convolutions depthwise separable: on by default for Xception (the
+    paper's setting) and MobileNetV2 (our choice: with plain 3×3 convolutions the stride-4 decoder costs ~100×
+    the α 0.5 backbone's multiply-adds). Keras' Xception replaces the paper's aligned Xception-65 (same family,
+    fewer layers).
     """
     if separable is None:
-        separable = backbone == "xception"
+        separable = backbone in ("xception", "mobilenetv2")
     inputs, x = segmentation_input(input_shape, output_stride, "DeepLabV3Plus")
     features = _encoder(x, backbone, weights, output_stride, multi_grid, backbone_options)
     encoder = ASPP(features["stride32"], aspp_filters, _rates(atrous_rates, output_stride), separable=separable)

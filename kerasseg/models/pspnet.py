@@ -9,7 +9,7 @@ import keras
 
 from kerasseg.backbones import build_backbone
 from kerasseg.layers import PyramidPooling, conv_bn_relu
-from kerasseg.models.contract import segmentation_input, segmentation_model
+from kerasseg.models.contract import AUX_LOSS_WEIGHT, segmentation_input, segmentation_model
 from kerasseg.models.registry import register
 
 __all__ = ["PSPNet"]
@@ -20,11 +20,10 @@ PAPERS = {
         "voc2012_test_miou": 85.4,  # ResNet-101, pretrained on MS-COCO (the seed article's table)
         "voc2012_test_miou_no_coco": 82.6,
         "bins": (1, 2, 3, 6),  # section 3.2
-        "aux_loss_weight": 0.4,  # the auxiliary loss weight α (section 3.3; the best in Table 3)
+        "aux_loss_weight": AUX_LOSS_WEIGHT,  # the auxiliary loss weight α (section 3.3; the best in Table 3)
         "output_stride": 8,
     },
 }
-AUX_LOSS_WEIGHT = PAPERS["pspnet"]["aux_loss_weight"]
 BACKBONES = ("resnet50", "resnet101", "mobilenetv2")
 
 

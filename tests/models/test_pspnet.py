@@ -99,3 +99,17 @@ def test_any_multiple_of_the_output_stride_works():
 def test_size_that_is_not_a_multiple_of_8_is_rejected_with_the_size_to_use():
     with pytest.raises(ValueError, match="height 60 is not a multiple of 8; pad or resize it to 64"):
         kerasseg.PSPNet(classes=3, input_shape=(60, 64, 3), weights=None)
+
+
+def test_plain_compile_and_fit_train_the_aux_head_with_weight_0_4(tmp_path):
+    model = kerasseg.PSPNet(classes=3, input_shape=(None, None, 3), weights=None, backbone="mobilenetv2", alpha=0.35,
+                            filters=16, aux_filters=8)
+    model.compile("sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=255))
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (2, 48, 40, 3)).astype("float32")
+    y = rng.integers(0, 3, (2, 48, 40))
+    logs = model.fit(x, y, epochs=1, verbose=0).history  # one mask for both outputs
+    assert abs(logs["loss"][0] - (logs["logits_loss"][0] + 0.4 * logs["aux_loss"][0])) < 1e-4
+    model.save(tmp_path / "pspnet.keras")
+    loaded = keras.saving.load_model(tmp_path / "pspnet.keras", safe_mode=True)
+    assert loaded.compiled and np.isfinite(loaded.fit(x, y, epochs=1, verbose=0).history["loss"][0])

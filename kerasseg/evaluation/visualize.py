@@ -1,0 +1,87 @@
+"""Colour-coded masks and overlays for a folder of images (``kerasseg predict``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from kerasseg.data.info import colorize, voc_palette
+from kerasseg.evaluation.inference import ModelLike, predict_probabilities
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def overlay(
+    image: np.ndarray, mask: np.ndarray, palette: np.ndarray | None = None, alpha: float = 0.5
+) -> np.ndarray:
+    """The image blended with its colour-coded mask (VOC colours by default), (H, W, 3) uint8."""
+    palette = voc_palette() if palette is None else palette
+    blended = (1 - alpha) * np.asarray(image, np.float32) + alpha * colorize(mask, palette).astype(np.float32)
+    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
+def save_png(image: Image.Image, path: Path) -> Path:
+    """Writes a PNG under a temporary name, then renames it (no half-written file under the final name)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    image.save(tmp, format="PNG")
+    os.replace(tmp, path)
+    return path
+
+
+def list_images(folder) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder {folder} does not exist")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+    return files
+
+
+def predict_folder(
+    model: ModelLike,
+    images_dir,
+    out_dir,
+    *,
+    palette: np.ndarray | None = None,
+    scales: Sequence[float] = (1.0,),
+    flip: bool = False,
+    crop_size: tuple[int, int] | None = None,
+    alpha: float = 0.5,
+) -> list[Path]:
+    """Predicts every image of ``images_dir``; writes ``masks/<name>.png`` and ``overlays/<name>.png``.
+
+    Masks are palette PNGs whose pixel values are the class indices (the VOC ``SegmentationClass`` format), so
+    they are both viewable and readable as labels. Returns the written paths.
+    """
+    palette = np.asarray(voc_palette() if palette is None else palette, np.uint8)
+    png_palette = voc_palette(256)  # a PNG palette has 256 entries: the classes' colours, then VOC's
+    png_palette[: len(palette)] = palette
+    out = Path(out_dir)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    (out / "overlays").mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in list_images(images_dir):
+        rgb = np.asarray(Image.open(path).convert("RGB"))
+        probs = predict_probabilities(
+            model, rgb[None].astype(np.float32), scales=scales, flip=flip, crop_size=crop_size
+        )
+        if probs.shape[-1] > 256:
+            raise ValueError(
+                f"palette PNG masks hold at most 256 classes, the model predicts {probs.shape[-1]}"
+            )
+        labels = probs[0].argmax(axis=-1).astype(np.uint8)
+        mask = Image.fromarray(labels)
+        mask.putpalette(png_palette.ravel().tolist())  # an "L" image with a palette becomes a "P" image
+        written.append(save_png(mask, out / "masks" / f"{path.stem}.png"))
+        written.append(
+            save_png(
+                Image.fromarray(overlay(rgb, labels, palette, alpha)), out / "overlays" / f"{path.stem}.png"
+            )
+        )
+    return written

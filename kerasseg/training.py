@@ -1,0 +1,434 @@
+"""Training: the papers' optimiser settings, tf.distribute and mixed precision, resumable runs.
+
+    model = kerasseg.PSPNet(classes=21)
+    kerasseg.training.compile_model(model, epochs=50, steps_per_epoch=1000)
+    model.fit(train_ds.map(aux_targets), ...)      # PSPNet's aux head needs {"logits": y, "aux": y}
+
+or the whole run, as ``kerasseg train`` does it: ``train("pspnet", "camvid", epochs=..., out_dir=...)``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+
+from kerasseg.data.info import IGNORE_LABEL
+from kerasseg.evaluation import evaluate, output_classes
+from kerasseg.losses import get_loss
+from kerasseg.metrics import MeanIoU, SegmentationScores
+from kerasseg.models.contract import AUX_LOSS_WEIGHT
+
+OPTIMIZERS = ("sgd", "adam")
+STRATEGIES = ("auto", "one", "mirrored", "tpu")
+# SGD: PSPNet's base rate (Zhao et al., section 5.1); Adam: Kingma & Ba's default.
+DEFAULT_LEARNING_RATE = {"sgd": 0.01, "adam": 1e-3}
+
+
+def poly_learning_rate(learning_rate: float, decay_steps: int, power: float = 0.9):
+    """The "poly" policy ``lr * (1 - step / decay_steps) ** power``, 0 at the end.
+
+    Reference: Chen et al., "DeepLab", TPAMI 2017, section 4.1 (power 0.9), used by PSPNet and DeepLabv3.
+    """
+    return keras.optimizers.schedules.PolynomialDecay(learning_rate, int(decay_steps), 0.0, power=power)
+
+
+def make_optimizer(
+    name: str = "sgd",
+    learning_rate: float | None = None,
+    *,
+    decay_steps: int | None = None,
+    momentum: float = 0.9,
+    weight_decay: float | None = 1e-4,
+    power: float = 0.9,
+) -> keras.optimizers.Optimizer:
+    """SGD with momentum (the papers') or Adam, with the poly schedule when ``decay_steps`` is known.
+
+    ``weight_decay`` is the papers' L2 coefficient (1e-4 in PSPNet and DeepLabv3 with ResNet, 5e-4 in FCN and
+    DeepLab v1/v2 with VGG). The papers' Caffe/PyTorch SGD adds ``wd * w`` to the gradient, so the decay passes
+    through the momentum buffer and shrinks weights by ``lr * wd / (1 - momentum)`` per step at steady state;
+    Keras' ``weight_decay`` is applied outside the momentum (``w -= lr * wd * w``), so for SGD it is given
+    ``weight_decay / (1 - momentum)`` to shrink the weights as the papers did. For Adam the value is used as is:
+    decoupled decay, i.e. AdamW (Loshchilov & Hutter, ICLR 2019), since L2 inside Adam is known to be weak.
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"Unknown optimizer {name!r}; valid optimizers: {', '.join(OPTIMIZERS)}")
+    rate = DEFAULT_LEARNING_RATE[name] if learning_rate is None else float(learning_rate)
+    schedule = poly_learning_rate(rate, decay_steps, power) if decay_steps else rate
+    if name == "sgd":
+        decay = weight_decay / (1.0 - momentum) if weight_decay else None
+        return keras.optimizers.SGD(schedule, momentum=momentum, weight_decay=decay)
+    return keras.optimizers.Adam(schedule, weight_decay=weight_decay or None)
+
+
+def has_aux(model: keras.Model) -> bool:
+    """Whether the model returns ``{"logits", "aux"}`` (an auxiliary head for training)."""
+    return isinstance(model.output, dict)
+
+
+def aux_targets(images, masks):
+    """Dataset map function: ``(x, y) -> (x, {"logits": y, "aux": y})`` for models with an aux head."""
+    return images, {"logits": masks, "aux": masks}
+
+
+def miou_monitor(model: keras.Model) -> str:
+    """The history key of the validation mIoU that ``compile_model`` adds."""
+    return "val_logits_miou" if has_aux(model) else "val_miou"
+
+
+def compile_model(
+    model: keras.Model,
+    classes: int | None = None,
+    *,
+    optimizer: str | keras.optimizers.Optimizer = "sgd",
+    learning_rate: float | None = None,
+    epochs: int | None = None,
+    steps_per_epoch: int | None = None,
+    momentum: float = 0.9,
+    weight_decay: float | None = 1e-4,
+    power: float = 0.9,
+    aux_weight: float = AUX_LOSS_WEIGHT,
+    class_weights: Sequence[float] | None = None,
+    loss: str = "ce",
+    ignore_label: int = IGNORE_LABEL,
+    **compile_kwargs,
+) -> keras.Model:
+    """Compiles ``model`` with the papers' defaults and returns it.
+
+    SGD, momentum 0.9, poly learning rate (power 0.9) over ``epochs * steps_per_epoch`` steps (constant when
+    either is unknown), weight decay 1e-4 (see :func:`make_optimizer`), the segmentation loss ``loss``
+    ("ce", optionally class-weighted, "dice" or "lovasz", all ignoring ``ignore_label``) and the dataset-wide
+    :class:`kerasseg.metrics.MeanIoU` ("miou"). A model with an ``aux`` output gets the same loss on it with
+    weight ``aux_weight`` (0.4, PSPNet) and needs targets ``{"logits": y, "aux": y}``: map the dataset with
+    :func:`aux_targets`. Under a ``mixed_float16`` policy Keras wraps the optimizer in loss scaling itself.
+    """
+    classes = classes or output_classes(model)
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        decay_steps = epochs * steps_per_epoch if epochs and steps_per_epoch else None
+        optimizer = make_optimizer(
+            optimizer,
+            learning_rate,
+            decay_steps=decay_steps,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            power=power,
+        )
+    weights = None if class_weights is None else [float(w) for w in class_weights]
+    if has_aux(model):
+        losses = {name: get_loss(loss, weights, ignore_label) for name in ("logits", "aux")}
+        compile_kwargs.setdefault("loss_weights", {"logits": 1.0, "aux": float(aux_weight)})
+        metrics = {"logits": [MeanIoU(classes, ignore_label)]}
+    else:
+        losses = get_loss(loss, weights, ignore_label)
+        metrics = [MeanIoU(classes, ignore_label)]
+    model.compile(optimizer=optimizer, loss=losses, metrics=metrics, **compile_kwargs)
+    return model
+
+
+def _tpu_resolver():
+    """A TPU cluster resolver when this machine has (or is configured for) a TPU, else None; no network."""
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("TPU"):
+        return tf.distribute.cluster_resolver.TPUClusterResolver(tpu="local")
+    if os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR"):
+        return tf.distribute.cluster_resolver.TPUClusterResolver()
+    return None
+
+
+def get_strategy(kind: str = "auto"):
+    """A ``tf.distribute`` strategy: TPU when present, Mirrored over several GPUs, else the default one.
+
+    ``kind``: "auto" (that choice), "one" (``OneDeviceStrategy`` on the first GPU, else the CPU), "mirrored"
+    (``MirroredStrategy`` over every GPU, the CPU when there is none) or "tpu" (an error without a TPU). Build and
+    compile the model inside ``strategy.scope()``; ``train`` does it.
+    """
+    import tensorflow as tf
+
+    if kind not in STRATEGIES:
+        raise ValueError(f"Unknown strategy {kind!r}; valid strategies: {', '.join(STRATEGIES)}")
+    if kind in ("auto", "tpu"):
+        resolver = _tpu_resolver()
+        if resolver is not None:
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+            return tf.distribute.TPUStrategy(resolver)
+        if kind == "tpu":
+            raise ValueError("strategy 'tpu': no TPU found (no TPU device, TPU_NAME or COLAB_TPU_ADDR)")
+    gpus = tf.config.list_logical_devices("GPU")
+    if kind == "mirrored" or (kind == "auto" and len(gpus) > 1):
+        return tf.distribute.MirroredStrategy()
+    if kind == "one":
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    return tf.distribute.get_strategy()
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def save_model(model: keras.Model, path) -> Path:
+    """``model.save`` under a temporary ``.keras`` name, then an atomic rename onto ``path``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.partial.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+class BestModelCheckpoint(keras.callbacks.Callback):
+    """Saves the model (``.keras``) whenever the validation mIoU improves, with its record in ``<path>.json``.
+
+    With ``resume`` the record is read back at the start, so a resumed run keeps the best model of the killed one.
+    """
+
+    def __init__(self, path, monitor: str = "val_miou", resume: bool = False):
+        super().__init__()
+        self.path, self.monitor, self.resume = Path(path), monitor, resume
+        self.record_path = self.path.with_suffix(".json")
+        self.best: dict | None = None
+
+    def on_train_begin(self, logs=None):
+        if self.resume and self.record_path.exists() and self.path.exists():
+            self.best = json.loads(self.record_path.read_text())
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or (self.best is not None and value <= self.best[self.monitor]):
+            return
+        save_model(self.model, self.path)
+        self.best = {"epoch": epoch + 1, self.monitor: float(value)}
+        _write_text(self.record_path, json.dumps(self.best))
+
+
+class ResumableBackup(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` whose weights (with the optimizer state) and epoch counter are written under
+    temporary names and renamed, so a process killed while saving leaves the previous backup intact."""
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        weights = os.path.join(self.backup_dir, "partial.weights.h5")
+        metadata = Path(self._training_metadata_path).with_suffix(".partial")
+        self.model.save_weights(weights, overwrite=True)
+        metadata.write_text(json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
+        os.replace(weights, self._weights_path)
+        os.replace(metadata, self._training_metadata_path)
+
+
+def training_callbacks(out_dir, monitor: str | None, *, resume: bool, tensorboard: bool = True) -> list:
+    """CSV log, best-mIoU checkpoint (with validation), TensorBoard, and the resumable backup (last, so that a
+    backup marks an epoch whose other outputs are written)."""
+    out = Path(out_dir)
+    callbacks = [keras.callbacks.CSVLogger(str(out / "log.csv"), append=resume)]
+    if monitor:
+        callbacks.append(BestModelCheckpoint(out / "best.keras", monitor, resume=resume))
+    if tensorboard and importlib.util.find_spec("tensorboard") is None:
+        print("TensorBoard is not installed (pip install tensorboard): no tensorboard/ logs for this run")
+    elif tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(str(out / "tensorboard")))
+    return callbacks + [ResumableBackup(str(out / "backup"))]
+
+
+@dataclass
+class TrainResult:
+    """What ``train`` produced: the trained model, history, validation scores of the best model, files."""
+
+    model: keras.Model
+    history: dict
+    out_dir: Path
+    wall_time: float
+    scores: SegmentationScores | None = None
+    best_epoch: int | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = []
+        if self.scores is not None:
+            lines += [self.scores.summary(), ""]
+            lines.append(f"best val mIoU {100 * self.scores.miou:.2f} at epoch {self.best_epoch}")
+        minutes, seconds = divmod(self.wall_time, 60)
+        lines.append(f"wall time {int(minutes)} min {seconds:.1f} s")
+        lines += [f"{name:<10} {path}" for name, path in self.files.items()]
+        return "\n".join(lines)
+
+
+def build_model(model: str | keras.Model, classes: int, **options) -> keras.Model:
+    """A registered architecture by name, built for any input size, with its aux head when it has one;
+    a ``keras.Model`` is returned as is. ``options`` are the builder's keyword arguments (backbone, weights,
+    output_stride, ...); the builder's defaults hold for the others."""
+    if isinstance(model, keras.Model):
+        return model
+    from kerasseg.models import get_model, model_info
+
+    params = inspect.signature(model_info(model).builder).parameters
+    if options.get("backbone") and "backbone" not in params:
+        raise ValueError(f"model {model!r} has no backbone option")
+    if "aux" in params:
+        options.setdefault("aux", True)
+    return get_model(model, classes=classes, input_shape=(None, None, 3), **options)
+
+
+def _load_data(data, val, data_dir, batch_size: int, input_size, seed: int):
+    """(train, validation, DatasetInfo or None): batched datasets from a spec, or the datasets given."""
+    if not isinstance(data, str):
+        if isinstance(val, str):
+            raise ValueError(
+                f"val must be a dataset or None when data is a dataset, not the split name {val!r}"
+            )
+        return data, val or None, None
+    from kerasseg.data import load_dataset, make_eval_pipeline, make_train_pipeline
+
+    raw, info = load_dataset(data, "train", data_dir)
+    train_ds = make_train_pipeline(raw, batch_size, crop_size=tuple(input_size), seed=seed)
+    if val is None or isinstance(val, str):
+        val = make_eval_pipeline(load_dataset(data, val or "val", data_dir)[0], batch_size=1)
+    return train_ds, val or None, info
+
+
+def _epoch_steps(dataset, steps_per_epoch: int | None) -> int:
+    import tensorflow as tf
+
+    if steps_per_epoch:
+        return int(steps_per_epoch)
+    count = int(dataset.cardinality())
+    if count == tf.data.INFINITE_CARDINALITY:
+        raise ValueError("the training dataset repeats forever: give steps_per_epoch")
+    if count == tf.data.UNKNOWN_CARDINALITY:
+        count = int(dataset.reduce(0, lambda n, *_: n + 1))
+    if count == 0:
+        raise ValueError("the training dataset has no batches (fewer examples than the batch size?)")
+    return count
+
+
+def train(
+    model: str | keras.Model,
+    data,
+    val=None,
+    *,
+    epochs: int = 30,
+    batch_size: int = 8,
+    input_size: tuple[int, int] = (512, 512),
+    out_dir="kerasseg-run",
+    data_dir: str | None = None,
+    num_classes: int | None = None,
+    class_names: Sequence[str] | None = None,
+    backbone: str | None = None,
+    weights="default",
+    model_options: dict | None = None,
+    optimizer: str = "sgd",
+    learning_rate: float | None = None,
+    weight_decay: float | None = 1e-4,
+    loss: str = "ce",
+    class_weights="dataset",
+    aux_weight: float = AUX_LOSS_WEIGHT,
+    steps_per_epoch: int | None = None,
+    mixed_precision: bool = False,
+    strategy: str = "auto",
+    seed: int = 0,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    tensorboard: bool = True,
+    verbose: int = 1,
+) -> TrainResult:
+    """Trains ``model`` (a registered name or a ``keras.Model``) and writes a resumable run to ``out_dir``.
+
+    ``data``: a dataset spec ("camvid", "folder:IMAGES:MASKS", ...; ``val`` is then a split name, default
+    "val", or ``False`` for none) or a batched ``tf.data.Dataset`` of ``(images, masks)`` (``val`` a dataset or
+    None). Spec data is cropped to ``input_size`` and augmented by ``kerasseg.data.make_train_pipeline``.
+    ``class_weights="dataset"`` takes the dataset's own (CamVid: median frequency balancing) for ``loss="ce"``.
+    ``mixed_precision`` builds the model under the ``mixed_float16`` policy (so a model given as an object must
+    already be built under it). ``strategy``: see :func:`get_strategy`.
+
+    Writes ``log.csv``, ``best.keras`` (best validation mIoU) with ``best.json``, ``last.keras``,
+    ``tensorboard/`` and, while running, ``backup/``: rerunning the same command after a crash resumes at the
+    last finished epoch with the optimizer state (and the poly schedule) where it stopped.
+    """
+    start = time.time()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    train_ds, val_ds, info = _load_data(data, val, data_dir, batch_size, input_size, seed)
+    given_classes = output_classes(model) if isinstance(model, keras.Model) else None
+    classes = num_classes or (info.num_classes if info else None) or given_classes
+    if not classes:
+        raise ValueError("num_classes is required when training a model by name on a tf.data.Dataset")
+    names = class_names or (info.class_names if info else None)
+    if isinstance(class_weights, str) and class_weights == "dataset":
+        class_weights = info.class_weights if info is not None and loss == "ce" else None
+    steps = _epoch_steps(train_ds, steps_per_epoch)
+    if steps_per_epoch:
+        train_ds = train_ds.repeat()
+    metadata = out / "backup" / "training_metadata.json"
+    resume = metadata.exists()
+
+    strategy = get_strategy(strategy)
+    policy = keras.config.dtype_policy()
+    if mixed_precision:
+        keras.config.set_dtype_policy("mixed_float16")
+    try:
+        with strategy.scope():
+            options = dict(model_options or {})
+            options.update({"backbone": backbone} if backbone else {})
+            options.update({} if isinstance(weights, str) and weights == "default" else {"weights": weights})
+            model = build_model(model, classes, **options)
+            if mixed_precision and model.compute_dtype != "float16":
+                raise ValueError(
+                    "mixed_precision: the model was built in float32; build it after "
+                    "keras.config.set_dtype_policy('mixed_float16') or pass its registered name"
+                )
+            compile_model(
+                model,
+                classes,
+                optimizer=optimizer,
+                learning_rate=learning_rate,
+                epochs=epochs,
+                steps_per_epoch=steps,
+                weight_decay=weight_decay,
+                aux_weight=aux_weight,
+                class_weights=class_weights,
+                loss=loss,
+            )
+    finally:
+        keras.config.set_dtype_policy(policy)
+
+    fit_train, fit_val = train_ds, val_ds
+    if has_aux(model):
+        fit_train = train_ds.map(aux_targets)
+        fit_val = val_ds.map(aux_targets) if val_ds is not None else None
+    cbs = training_callbacks(
+        out, miou_monitor(model) if val_ds is not None else None, resume=resume, tensorboard=tensorboard
+    )
+    if resume and verbose:
+        print(f"resuming from {metadata.parent} at epoch {json.loads(metadata.read_text())['epoch'] + 1}")
+    history = model.fit(
+        fit_train,
+        validation_data=fit_val,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=[*cbs[:-1], *callbacks, cbs[-1]],
+        verbose=verbose,
+    )
+    files = {"last": save_model(model, out / "last.keras"), "log": out / "log.csv"}
+    result = TrainResult(model, history.history, out, 0.0, files=files)
+    best = out / "best.keras"
+    if val_ds is not None and best.exists():
+        files["best"] = best
+        result.best_epoch = json.loads(best.with_suffix(".json").read_text())["epoch"]
+        result.scores = evaluate(
+            keras.models.load_model(best, compile=False), val_ds, classes, class_names=names
+        )
+        _write_text(out / "best_scores.json", json.dumps(result.scores.to_dict(), indent=1))
+        files["scores"] = out / "best_scores.json"
+    if (out / "tensorboard").is_dir():
+        files["tensorboard"] = out / "tensorboard"
+    result.wall_time = time.time() - start
+    if verbose:
+        print(result.summary())
+    return result
