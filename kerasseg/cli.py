@@ -57,6 +57,10 @@ def _add_train(sub):
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--input-size", type=int, nargs=2, default=(512, 512), metavar=("H", "W"), help="crop size")
     p.add_argument("--backbone", default=None, help="the architecture's backbone (default: its paper's)")
+    p.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE",
+        help="a builder option, e.g. --option alpha=0.5 --option output_stride=8 (repeatable)",
+    )
     p.add_argument("--weights", default=None, help="imagenet | none | PATH (default: the builder's default)")
     p.add_argument("--out", default=None, help="output folder (default: runs/<model>-<data>)")
     p.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"))
@@ -85,6 +89,7 @@ def _add_train(sub):
             out_dir=args.out or os.path.join("runs", f"{args.model}-{name}"),
             data_dir=args.data_dir,
             backbone=args.backbone,
+            model_options=_builder_options(args.option),
             weights=weights,
             optimizer=args.optimizer,
             learning_rate=args.lr,
@@ -170,7 +175,50 @@ def _add_predict(sub):
 
 def _add_export(sub):
     p = sub.add_parser("export", help="export a model to TFLite (4 modes) or ONNX, with a parity report")
-    p.set_defaults(func=_not_ready("export"))
+    p.add_argument("model", help="a saved model, PATH.keras")
+    p.add_argument("--format", default="tflite", choices=("tflite", "onnx"))
+    p.add_argument("--quantization", default="float32", help="float32 | float16 | dynamic | int8 (TFLite)")
+    p.add_argument("--input-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+                   help="fixed input size of the export (default: the model's own)")
+    p.add_argument("--out", required=True, help="the .tflite / .onnx file; the report goes beside it")
+    p.add_argument("--check", default=None, help="data to check on: a folder of images or a dataset spec "
+                   "(camvid | isbi2012 | folder:IMAGES:MASKS | ...); default: synthetic shapes")
+    p.add_argument("--split", default="val", help="split of --check / --calibration datasets (default: val)")
+    p.add_argument("--calibration", default=None, help="int8 representative images (default: the --check data)")
+    p.add_argument("--max-images", type=int, default=16, help="images taken from --check / --calibration")
+    p.add_argument("--labels", default=None, help="label file for the metadata, one class name per line")
+    p.add_argument("--data-dir", default=None, help="the dataset's folder (camvid, isbi2012)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    p.add_argument("--no-metadata", action="store_true", help="TFLite without MediaPipe metadata")
+    p.add_argument("--native-resolution", action="store_true",
+                   help="TFLite logits at the classifier's resolution; the app (MediaPipe) upsamples them")
+
+    def run(args):
+        from kerasseg.export.parity import format_report
+        from kerasseg.export.workflow import export_checked
+
+        report = export_checked(
+            args.model,
+            args.out,
+            args.format,
+            args.quantization,
+            tuple(args.input_size) if args.input_size else None,
+            check=args.check,
+            split=args.split,
+            calibration=args.calibration,
+            labels_file=args.labels,
+            limit=args.max_images,
+            opset=args.opset,
+            metadata=not args.no_metadata,
+            data_dir=args.data_dir,
+            full_resolution=not args.native_resolution,
+        )
+        print(format_report(report))
+        print(f"checked on   {report['data']}; report written to {report['report_path']}")
+        if not report["passed"]:
+            raise SystemExit(1)
+
+    p.set_defaults(func=run)
 
 
 def _add_check_data(sub):
@@ -193,7 +241,48 @@ def _add_check_data(sub):
 
 def _add_benchmark(sub):
     p = sub.add_parser("benchmark", help="latency of a model in Keras and LiteRT")
-    p.set_defaults(func=_not_ready("benchmark"))
+    p.add_argument("model", help="a saved model (PATH.keras) or an export (PATH.tflite)")
+    p.add_argument("--input-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+                   help="input size (default: the model's own)")
+    p.add_argument("--modes", nargs="+", default=["float32", "int8"],
+                   help="TFLite modes to export and time for a .keras model (default: float32 int8)")
+    p.add_argument("--calibration", default=None, help="int8 representative images (default: synthetic shapes)")
+    p.add_argument("--runs", type=int, default=30, help="timed calls; the median is reported (default 30)")
+    p.add_argument("--threads", type=int, default=2, help="LiteRT threads (default 2)")
+    p.add_argument("--no-keras", action="store_true", help="skip timing the Keras model")
+
+    def run(args):
+        from kerasseg.export.profile import benchmark_table, format_benchmark
+
+        rows = benchmark_table(
+            args.model,
+            tuple(args.input_size) if args.input_size else None,
+            modes=args.modes,
+            calibration=args.calibration,
+            runs=args.runs,
+            num_threads=args.threads,
+            keras=not args.no_keras,
+        )
+        print(format_benchmark(rows))
+
+    p.set_defaults(func=run)
+
+
+def _builder_options(pairs) -> dict:
+    """``["alpha=0.5", "aux=false"]`` → ``{"alpha": 0.5, "aux": False}`` (numbers, booleans, tuples "6,12,18")."""
+    import ast
+
+    options = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"builder option {pair!r} is not KEY=VALUE")
+        value = {"true": "True", "false": "False", "none": "None"}.get(text.lower(), text)
+        try:
+            options[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            options[key] = text
+    return options
 
 
 def _not_ready(name):
