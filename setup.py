@@ -14,7 +14,6 @@ EXTRAS = {
         "importlib_resources",
     ],
     "export": [
-        "ai-edge-litert==2.3.0",
         "tf2onnx==1.17.0",
         "onnx==1.23.2",
         "onnxruntime==1.32.0",
@@ -37,6 +36,8 @@ setup(
         "h5py==3.14.0",
         "pillow>=10",
         "matplotlib>=3.8",
+        # The LiteRT interpreter: every export is checked against Keras, the demo included.
+        "ai-edge-litert==2.3.0",
     ],
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["kerasseg=kerasseg.cli:main"]},

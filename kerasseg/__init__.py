@@ -2,13 +2,15 @@
 
     import kerasseg
     model = kerasseg.PSPNet(classes=21)
-    model.compile(...); model.fit(...)
+    model.compile("adam", loss=kerasseg.losses.SegmentationCrossEntropy())
+    model.fit(images, masks)
 """
 
 import os as _os
 
 _os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
+from kerasseg import data, evaluation, export, layers, losses, metrics, training  # noqa: E402,F401
 from kerasseg.models import *  # noqa: E402,F401,F403
 from kerasseg.models import get_model, inference_model, list_models, model_info  # noqa: E402,F401
 
