@@ -20,18 +20,6 @@ TRAIN_IMAGES, VAL_IMAGES = 1024, 200
 DEFAULT_EPOCHS = 5
 
 
-def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, classes: int) -> np.ndarray:
-    """(classes, classes) counts, rows = ground truth; pixels labelled ``IGNORE_LABEL`` are left out."""
-    keep = labels != IGNORE_LABEL
-    index = labels[keep].astype("int64") * classes + predictions[keep].astype("int64")
-    return np.bincount(index, minlength=classes * classes).reshape(classes, classes)
-
-
-def iou_per_class(cm: np.ndarray) -> np.ndarray:
-    tp = np.diag(cm).astype("float64")
-    return tp / np.maximum(cm.sum(0) + cm.sum(1) - tp, 1)
-
-
 def _save_figure(path: Path, images, labels, predictions, palette) -> None:
     import matplotlib
 
@@ -67,6 +55,7 @@ def run_demo(out: str = "kerasseg-demo", seed: int = 0, epochs: int | None = Non
     import keras
 
     from kerasseg.export import run_tflite, to_tflite
+    from kerasseg.metrics import SegmentationScores, confusion_matrix
     from kerasseg.models import UNet
 
     epochs = epochs or DEFAULT_EPOCHS
@@ -96,11 +85,11 @@ def run_demo(out: str = "kerasseg-demo", seed: int = 0, epochs: int | None = Non
 
     keras_logits = model.predict(x_val, batch_size=32, verbose=0)
     keras_pred = keras_logits.argmax(-1)
-    ious = iou_per_class(confusion_matrix(y_val, keras_pred, classes))
+    ious = SegmentationScores(confusion_matrix(y_val, keras_pred, classes)).iou
     print("\nValidation IoU (held-out synthetic split, Keras):")
     for name, iou in zip(CLASS_NAMES, ious, strict=True):
         print(f"  {name:<12} {iou:.3f}")
-    print(f"  {'mean IoU':<12} {ious.mean():.3f}")
+    print(f"  {'mean IoU':<12} {np.nanmean(ious):.3f}")
 
     model_path = out_dir / "model.keras"
     fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".keras", dir=out_dir)
@@ -112,10 +101,10 @@ def run_demo(out: str = "kerasseg-demo", seed: int = 0, epochs: int | None = Non
     to_tflite(model, str(tflite_path), "int8", representative_data=x_train[:32])
     lite_pred = run_tflite(str(tflite_path), x_val).argmax(-1)
     agreement = float((lite_pred == keras_pred).mean())
-    lite_ious = iou_per_class(confusion_matrix(y_val, lite_pred, classes))
+    lite_ious = SegmentationScores(confusion_matrix(y_val, lite_pred, classes)).iou
     size = tflite_path.stat().st_size
     print(f"\nint8 TFLite: {size / 1024:.1f} KiB, pixel agreement with Keras {agreement:.4f}, "
-          f"mean IoU {lite_ious.mean():.3f}")
+          f"mean IoU {np.nanmean(lite_ious):.3f}")
 
     palette = np.array([[40, 40, 40], [230, 80, 60], [60, 160, 230], [250, 200, 50]], "uint8")
     figure = out_dir / "predictions.png"
@@ -126,8 +115,8 @@ def run_demo(out: str = "kerasseg-demo", seed: int = 0, epochs: int | None = Non
         "epochs": epochs,
         "train_seconds": round(train_time, 1),
         "val_iou": dict(zip(CLASS_NAMES, map(float, ious), strict=True)),
-        "val_miou": float(ious.mean()),
-        "int8_miou": float(lite_ious.mean()),
+        "val_miou": float(np.nanmean(ious)),
+        "int8_miou": float(np.nanmean(lite_ious)),
         "int8_pixel_agreement": agreement,
         "int8_bytes": size,
     }
