@@ -19,7 +19,14 @@ EXTRAS = {
         "onnxruntime==1.32.0",
     ],
     "crf": ["pydensecrf2==1.1"],
-    "dev": ["pytest>=8", "pytest-xdist>=3", "ruff>=0.6"],
+    "dev": [
+        "pytest>=8",
+        "pytest-xdist>=3",
+        "ruff>=0.6",
+        "nbclient==0.11.0",
+        "nbformat==5.11.1",
+        "ipykernel==7.4.0",
+    ],
 }
 
 setup(

@@ -2,7 +2,7 @@
 
     model = kerasseg.PSPNet(classes=21)
     kerasseg.training.compile_model(model, epochs=50, steps_per_epoch=1000)
-    model.fit(train_ds.map(aux_targets), ...)      # PSPNet's aux head needs {"logits": y, "aux": y}
+    model.fit(train_ds, ...)      # one mask trains both of PSPNet's heads (kerasseg.models.SegmentationModel)
 
 or the whole run, as ``kerasseg train`` does it: ``train("pspnet", "camvid", epochs=..., out_dir=...)``.
 """
@@ -106,8 +106,8 @@ def compile_model(
     either is unknown), weight decay 1e-4 (see :func:`make_optimizer`), the segmentation loss ``loss``
     ("ce", optionally class-weighted, "dice" or "lovasz", all ignoring ``ignore_label``) and the dataset-wide
     :class:`kerasseg.metrics.MeanIoU` ("miou"). A model with an ``aux`` output gets the same loss on it with
-    weight ``aux_weight`` (0.4, PSPNet) and needs targets ``{"logits": y, "aux": y}``: map the dataset with
-    :func:`aux_targets`. Under a ``mixed_float16`` policy Keras wraps the optimizer in loss scaling itself.
+    weight ``aux_weight`` (0.4, PSPNet); kerasseg's models train it from the one mask ``y`` (other models with
+    dict outputs need ``{"logits": y, "aux": y}``: see :func:`aux_targets`). Under a ``mixed_float16`` policy Keras wraps the optimizer in loss scaling itself.
     """
     classes = classes or output_classes(model)
     if not isinstance(optimizer, keras.optimizers.Optimizer):

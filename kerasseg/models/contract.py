@@ -104,4 +104,5 @@ def inference_model(model: keras.Model) -> keras.Model:
     if len(outputs) == 1:
         return model
     logits = model.get_layer("logits").output
-    return keras.Model(model.inputs, logits, name=model.name)
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, logits, name=model.name)
