@@ -1,0 +1,104 @@
+"""Reading and rewriting ``.tflite`` flatbuffers: operators, their versions and options, the quantization mode."""
+
+from __future__ import annotations
+
+import os
+
+
+def share_vectors(flatbuffer: bytes, max_bytes: int = 1 << 16) -> bytes:
+    """Re-serializes a model with each distinct small vector stored once; the graph and weights are unchanged.
+
+    The converter writes every tensor's quantization zero points (int64, all 0 for symmetric int8 weights: 8
+    bytes per output channel) and shapes as separate vectors. Flatbuffer tables may point at one shared vector,
+    so identical ones are written once: 10-12% of a per-channel int8 MobileNet file.
+    """
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    class SharingBuilder(flatbuffers.Builder):
+        def CreateNumpyVector(self, x):
+            if x.nbytes > max_bytes:  # weights: unique, and too big to hash cheaply
+                return super().CreateNumpyVector(x)
+            key = (x.dtype.str, x.tobytes())
+            if key not in offsets:
+                offsets[key] = super().CreateNumpyVector(x)
+            return offsets[key]
+
+    offsets: dict[tuple, int] = {}
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flatbuffer, 0))
+    builder = SharingBuilder(len(flatbuffer) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _read_model(path: str):
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"TFLite model {path} does not exist")
+    with open(path, "rb") as f:
+        buf = f.read()
+    return schema, schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(buf, 0))
+
+
+def _op_name(schema, code) -> str:
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+    name = names.get(builtin, str(builtin))
+    if name == "CUSTOM":
+        name = f"CUSTOM:{code.customCode.decode() if code.customCode else ''}"
+    return name
+
+
+def tflite_ops(path: str) -> list[str]:
+    """The operator names used by a ``.tflite`` file (builtin names, or ``CUSTOM:<name>`` / Flex ops)."""
+    schema, m = _read_model(path)
+    return sorted({_op_name(schema, code) for code in m.operatorCodes})
+
+
+def tflite_op_list(path: str) -> list[dict]:
+    """Every operator of the main graph in order: name, version, options, input and output tensor shapes/types."""
+    schema, m = _read_model(path)
+    types = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    graph = m.subgraphs[0]
+    ops_ = []
+    for op in graph.operators:
+        code = m.operatorCodes[op.opcodeIndex]
+
+        def tensors(indices):
+            return [
+                {"shape": [int(d) for d in (graph.tensors[i].shape if graph.tensors[i].shape is not None else ())], "type": types[graph.tensors[i].type]}
+                for i in indices
+                if i >= 0
+            ]
+
+        options = vars(op.builtinOptions) if op.builtinOptions is not None else {}
+
+        ops_.append(
+            {
+                "op": _op_name(schema, code),
+                "version": int(code.version),
+                "options": {k: v for k, v in options.items() if isinstance(v, (bool, int, float))},
+                "inputs": tensors(op.inputs),
+                "outputs": tensors(op.outputs),
+            }
+        )
+    return ops_
+
+
+def tflite_quantization(path: str) -> str:
+    """Which of :data:`QUANTIZATIONS` a file is, read from its tensor types.
+
+    The converter leaves weights under 1024 values in float, so a dynamic-range export of a model whose every
+    weight is that small is a float32 file, and is reported as such.
+    """
+    ops_ = tflite_op_list(path)
+    input_types = {t["type"] for op in ops_ for t in op["inputs"]}
+    output_types = {t["type"] for op in ops_ for t in op["outputs"]}
+    if "INT8" in output_types:
+        return "int8"
+    if "INT8" in input_types:
+        return "dynamic"
+    if "FLOAT16" in input_types:
+        return "float16"
+    return "float32"

@@ -1,0 +1,220 @@
+"""Parity report of an export against its Keras model: logits, argmax agreement, mIoU, size, ops, GPU delegate.
+
+Float exports (float32, float16, ONNX) are judged by the largest absolute logit difference relative to the
+Keras logits' range; quantized ones (dynamic, int8) by how many pixels keep the Keras argmax and by the mIoU of
+their predictions taken against the Keras predictions (and against real labels when a dataset gives them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasseg.export.tflite import tflite_op_list, tflite_quantization, write_atomic
+from kerasseg.metrics import IGNORE_LABEL, SegmentationScores, confusion_matrix
+from kerasseg.models.contract import inference_model
+
+# Pass criteria (issue #5): float modes by max |Δlogits| / logit range, quantized modes by argmax agreement.
+RELATIVE_TOLERANCE = {"float32": 1e-4, "onnx": 1e-4, "float16": 1e-2}
+MIN_AGREEMENT = {"dynamic": 0.95, "int8": 0.95}
+BUILTIN_PREFIXES = ("Flex", "CUSTOM")
+
+
+def export_format(path: str) -> str:
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in (".tflite", ".onnx"):
+        raise ValueError(f"unknown export format {suffix!r} of {path}; valid: .tflite, .onnx")
+    return suffix[1:]
+
+
+def _resize(images: np.ndarray, size, method: str) -> np.ndarray:
+    if tuple(images.shape[1:3]) == tuple(size):
+        return images
+    if method == "nearest":
+        return tf.image.resize(images[..., None], size, method="nearest").numpy()[..., 0]
+    return tf.image.resize(images, size).numpy()
+
+
+def _run(path: str, fmt: str, images: np.ndarray, num_threads: int) -> np.ndarray:
+    if fmt == "tflite":
+        from kerasseg.export.tflite import run_tflite
+
+        return run_tflite(path, images, num_threads)
+    from kerasseg.export.onnx import run_onnx
+
+    return run_onnx(path, images, num_threads)
+
+
+def _input_size(path: str, fmt: str, images: np.ndarray) -> tuple[int, int]:
+    if fmt == "tflite":
+        from kerasseg.export.tflite import tflite_input_size
+
+        return tflite_input_size(path)
+    from kerasseg.export.onnx import onnx_session
+
+    dims = onnx_session(path, 1).get_inputs()[0].shape[1:3]
+    return tuple(d if isinstance(d, int) else images.shape[1 + i] for i, d in enumerate(dims))
+
+
+def parity_report(
+    model: keras.Model,
+    path: str,
+    images: np.ndarray,
+    masks: np.ndarray | None = None,
+    *,
+    class_names: Sequence[str] | None = None,
+    ignore_label: int = IGNORE_LABEL,
+    num_threads: int = 2,
+) -> dict:
+    """Compares the export at ``path`` (.tflite or .onnx) with ``model`` on ``images`` (N, H, W, 3) in [0, 255].
+
+    Images (and ``masks`` (N, H, W) int labels, ``ignore_label`` skipped) are resized to the export's input
+    size. Returns a JSON-friendly dict: size, ops, GPU-delegate fallbacks, logit differences, argmax agreement,
+    mIoU against the Keras predictions (and against ``masks``), and whether the mode's criterion passed.
+    """
+    fmt = export_format(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"export {path} does not exist")
+    images = np.asarray(images, dtype="float32")
+    if images.ndim != 4 or images.shape[-1] != 3 or len(images) == 0:
+        raise ValueError(f"images must be a non-empty (N, H, W, 3) array, got {images.shape}")
+    size = _input_size(path, fmt, images)
+    images = _resize(images, size, "bilinear")
+    model = inference_model(model)
+    expected = np.asarray(model.predict(images, batch_size=1, verbose=0), dtype="float32")
+    got = _run(path, fmt, images, num_threads)
+    output_size = list(got.shape[1:3])
+    if got.shape[1:3] != expected.shape[1:3]:  # native-resolution export: upsample as the app does
+        got = tf.image.resize(got, expected.shape[1:3], method="bilinear").numpy()
+    if got.shape != expected.shape:
+        raise ValueError(f"{path} gives logits {got.shape}, the Keras model {expected.shape}")
+    classes = expected.shape[-1]
+    mode = tflite_quantization(path) if fmt == "tflite" else "onnx"
+
+    diff = float(np.abs(got - expected).max())
+    logit_range = float(np.ptp(expected))
+    keras_labels, export_labels = expected.argmax(-1), got.argmax(-1)
+    vs_keras = SegmentationScores(confusion_matrix(keras_labels, export_labels, classes), _names(class_names))
+    report = {
+        "path": os.path.abspath(path),
+        "format": fmt,
+        "quantization": mode,
+        "size_bytes": os.path.getsize(path),
+        "input_size": list(size),
+        "output_size": output_size,
+        "images": len(images),
+        "max_abs_diff": diff,
+        "logit_range": logit_range,
+        "relative_max_abs_diff": diff / max(logit_range, 1e-12),
+        "argmax_agreement": float((keras_labels == export_labels).mean()),
+        "miou_vs_keras": _clean(vs_keras.miou),
+    }
+    if masks is not None:
+        masks = _resize(np.asarray(masks), size, "nearest")
+        report["miou_vs_labels"] = {
+            "keras": _clean(_scores(masks, keras_labels, classes, ignore_label, class_names).miou),
+            "export": _clean(_scores(masks, export_labels, classes, ignore_label, class_names).miou),
+        }
+    report.update(_ops(path, fmt))
+    report["criterion"], report["passed"] = _criterion(report)
+    return report
+
+
+def _names(class_names):
+    return tuple(class_names) if class_names is not None else None
+
+
+def _scores(masks, labels, classes, ignore_label, class_names) -> SegmentationScores:
+    return SegmentationScores(confusion_matrix(masks, labels, classes, ignore_label), _names(class_names))
+
+
+def _clean(value: float):
+    return None if value != value else float(value)
+
+
+def _ops(path: str, fmt: str) -> dict:
+    if fmt == "onnx":
+        import onnx
+
+        counts = Counter(node.op_type for node in onnx.load(path).graph.node)
+        return {"ops": dict(sorted(counts.items())), "builtin_only": True, "gpu_delegate_unsupported": None,
+                "float_ops": None}
+    from kerasseg.export.gpu import gpu_unsupported
+
+    op_list = tflite_op_list(path)
+    counts = Counter(op["op"] for op in op_list)
+    # In an int8 export every op but the final DEQUANTIZE should compute in int8: a float op is a fallback.
+    fallbacks = Counter(
+        op["op"] for op in op_list if op["op"] != "DEQUANTIZE" and any(t["type"] == "FLOAT32" for t in op["outputs"])
+    )
+    return {
+        "ops": dict(sorted(counts.items())),
+        "builtin_only": not any(op.startswith(BUILTIN_PREFIXES) for op in counts),
+        "gpu_delegate_unsupported": gpu_unsupported(path),
+        "float_ops": dict(sorted(fallbacks.items())),
+    }
+
+
+def _criterion(report: dict) -> tuple[str, bool]:
+    mode = report["quantization"]
+    if mode in RELATIVE_TOLERANCE:
+        limit = RELATIVE_TOLERANCE[mode]
+        passed = report["relative_max_abs_diff"] <= limit
+        text = f"max |Δlogits| / logit range ≤ {limit:g}"
+    else:
+        limit = MIN_AGREEMENT[mode]
+        passed = report["argmax_agreement"] >= limit
+        text = f"argmax agreement ≥ {limit:.0%}"
+    return text, bool(passed and report["builtin_only"])
+
+
+def format_report(report: dict) -> str:
+    """The report as a few aligned lines for the terminal."""
+
+    def pct(v):
+        return "n/a" if v is None else f"{100 * v:.2f}%"
+
+    lines = [
+        f"export        {report['path']}",
+        f"format        {report['format']} ({report['quantization']}), {report['size_bytes']:,} bytes, "
+        f"input {report['input_size'][0]}x{report['input_size'][1]}"
+        + ("" if report["output_size"] == report["input_size"] else
+           f" (logits {report['output_size'][0]}x{report['output_size'][1]}, upsampled to compare)")
+        + f", {report['images']} images",
+        f"logits        max |Δ| {report['max_abs_diff']:.3g} (range {report['logit_range']:.3g}, "
+        f"relative {report['relative_max_abs_diff']:.3g})",
+        f"argmax        {pct(report['argmax_agreement'])} of pixels agree with Keras; "
+        f"mIoU vs Keras {pct(report['miou_vs_keras'])}",
+    ]
+    if "miou_vs_labels" in report:
+        labels = report["miou_vs_labels"]
+        lines.append(f"mIoU (labels) Keras {pct(labels['keras'])}, export {pct(labels['export'])}")
+    lines.append("ops           " + ", ".join(f"{k}×{v}" for k, v in report["ops"].items()))
+    gpu = report["gpu_delegate_unsupported"]
+    if gpu is not None:
+        lines.append(
+            "GPU delegate  "
+            + ("all ops on the documented list" if not gpu else "; ".join(f"{g['op']}: {g['reason']}" for g in gpu))
+        )
+    if report["quantization"] == "int8":
+        fallbacks = report["float_ops"]
+        lines.append("int8 ops      " + ("all integer (one QUANTIZE in, one DEQUANTIZE out)" if not fallbacks
+                                         else "float fallbacks: " + ", ".join(f"{k}×{v}" for k, v in fallbacks.items())))
+    lines.append(f"check         {report['criterion']}: {'PASS' if report['passed'] else 'FAIL'}")
+    return "\n".join(lines)
+
+
+def report_path(artifact: str) -> str:
+    """Where the JSON report of an export goes: beside it, ``<name>.parity.json``."""
+    return os.path.splitext(artifact)[0] + ".parity.json"
+
+
+def write_report(report: dict, artifact: str) -> str:
+    """Writes ``report`` as JSON beside ``artifact`` (temporary name, then rename); returns its path."""
+    return write_atomic(json.dumps(report, indent=2).encode("utf-8"), report_path(artifact))

@@ -1,0 +1,192 @@
+"""Latency, FLOPs and achieved GFLOP/s of exports, and the machine's sgemm peak to compare them with.
+
+Conventions follow the project's peer measurements (``shared/reference/peers.md``): batch 1, LiteRT
+``num_threads=2`` (XNNPACK), median of the timed ``invoke()`` calls after warm-up calls; GFLOPs = 2 × the
+multiply-adds of the convolution, depthwise, transposed-convolution and fully-connected ops counted from the
+tensor shapes of the ``.tflite`` file; int8 rows are credited with the same (float-equivalent) FLOPs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from kerasseg.export.flatbuffer import tflite_op_list
+from kerasseg.export.tflite import tflite_interpreter
+
+
+def tflite_flops(path: str) -> float:
+    """2 × multiply-adds of CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV and FULLY_CONNECTED ops (float-equivalent)."""
+    total = 0
+    for op in tflite_op_list(path):
+        name, inputs, outputs = op["op"], op["inputs"], op["outputs"]
+        if name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            kernel = inputs[1]["shape"]  # conv (Cout, kh, kw, Cin); depthwise (1, kh, kw, C)
+            per_output = kernel[1] * kernel[2] * (kernel[3] if name == "CONV_2D" else 1)
+            total += 2 * int(np.prod(outputs[0]["shape"])) * per_output
+        elif name == "TRANSPOSE_CONV":
+            kernel, x = inputs[1]["shape"], inputs[2]["shape"]  # kernel (Cout, kh, kw, Cin), x (1, h, w, Cin)
+            total += 2 * int(np.prod(x)) * kernel[0] * kernel[1] * kernel[2]
+        elif name == "FULLY_CONNECTED":
+            weights = inputs[1]["shape"]  # (out, in)
+            total += 2 * int(np.prod(outputs[0]["shape"])) * weights[1]
+    return total / 1e9
+
+
+def _sample_input(detail: dict, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    pixels = rng.uniform(0, 255, detail["shape"])
+    return np.rint(pixels).astype(detail["dtype"]) if detail["dtype"] != np.float32 else pixels.astype("float32")
+
+
+def litert_latency(path: str, num_threads: int = 2, runs: int = 30, warmup: int = 3) -> dict:
+    """Median and spread of ``invoke()`` wall time in milliseconds over ``runs`` calls after ``warmup`` calls."""
+    if runs < 1:
+        raise ValueError(f"runs must be at least 1, got {runs}")
+    interpreter = tflite_interpreter(path, num_threads)
+    detail = interpreter.get_input_details()[0]
+    interpreter.set_tensor(detail["index"], _sample_input(detail))
+    for _ in range(warmup):
+        interpreter.invoke()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        interpreter.invoke()
+        times.append(1000 * (time.perf_counter() - start))
+    return _summary(times)
+
+
+def keras_latency(model, size: tuple[int, int], runs: int = 30, warmup: int = 3) -> dict:
+    """``tf.function(model(x, training=False))`` plus ``.numpy()`` on one (1, H, W, 3) image, in milliseconds."""
+    import tensorflow as tf
+
+    from kerasseg.models.contract import inference_model
+
+    model = inference_model(model)
+    call = tf.function(lambda x: model(x, training=False))
+    x = tf.constant(np.random.default_rng(0).uniform(0, 255, (1, *size, 3)).astype("float32"))
+    for _ in range(warmup):
+        call(x).numpy()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call(x).numpy()
+        times.append(1000 * (time.perf_counter() - start))
+    return _summary(times)
+
+
+def _summary(times: list[float]) -> dict:
+    t = np.asarray(times)
+    return {
+        "median_ms": float(np.median(t)),
+        "p10_ms": float(np.percentile(t, 10)),
+        "p90_ms": float(np.percentile(t, 90)),
+        "runs": len(t),
+    }
+
+
+_SGEMM = """
+import time, numpy as np
+n = {n}
+a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
+a @ b
+best = min((lambda t0: (a @ b, time.perf_counter() - t0)[1])(time.perf_counter()) for _ in range({repeats}))
+print(2 * n ** 3 / best / 1e9)
+"""
+
+
+def sgemm_gflops(num_threads: int = 2, n: int = 4096, repeats: int = 5) -> float:
+    """numpy float32 matmul n³, best of ``repeats``, with BLAS limited to ``num_threads`` (in a child process,
+    since BLAS reads its thread count when it loads)."""
+    env = dict(os.environ)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(num_threads)
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        env.pop(var, None)
+    out = subprocess.run(
+        [sys.executable, "-c", _SGEMM.format(n=n, repeats=repeats)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def benchmark_row(path: str, name: str, num_threads: int = 2, runs: int = 30) -> dict:
+    """Size, FLOPs, LiteRT latency and achieved GFLOP/s of one ``.tflite`` file."""
+    from kerasseg.export.tflite import tflite_input_size, tflite_quantization
+
+    latency = litert_latency(path, num_threads, runs)
+    gflops = tflite_flops(path)
+    return {
+        "model": name,
+        "runtime": f"LiteRT {tflite_quantization(path)}",
+        "input": list(tflite_input_size(path)),
+        "bytes": os.path.getsize(path),
+        "gflops": gflops,
+        **latency,
+        "gflop_per_s": gflops / latency["median_ms"] * 1000,
+    }
+
+
+def benchmark_table(
+    model,
+    input_size: tuple[int, int] | None = None,
+    *,
+    modes=("float32", "int8"),
+    calibration: str | None = None,
+    runs: int = 30,
+    num_threads: int = 2,
+    keras: bool = True,
+) -> list[dict]:
+    """Rows of :func:`benchmark_row` for a ``.tflite`` file, or for a Keras model (``.keras`` path or object):
+    its Keras call (``keras=True``) and each TFLite mode in ``modes``, exported to a temporary folder."""
+    import tempfile
+
+    if isinstance(model, str) and model.endswith(".tflite"):
+        return [benchmark_row(model, os.path.basename(model), num_threads, runs)]
+    from kerasseg.export.check_data import load_check_data, synthetic_check_data
+    from kerasseg.export.tflite import fixed_input_size, to_tflite_modes
+    from kerasseg.models.contract import inference_model
+
+    if isinstance(model, str):
+        from kerasseg.evaluation import load_model
+
+        model = load_model(model)
+    model = inference_model(model)
+    size = fixed_input_size(model, input_size)
+    rows = []
+    if keras:
+        rows.append({"model": model.name, "runtime": "Keras (TF)", "input": list(size), "bytes": None,
+                     "gflops": None, **keras_latency(model, size, runs), "gflop_per_s": None})
+    data = load_check_data(calibration, size) if calibration else synthetic_check_data(size)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = to_tflite_modes(model, tmp, modes, data.images, size, metadata=False)
+        rows += [benchmark_row(path, model.name, num_threads, runs) for path in paths.values()]
+    flops = next((r["gflops"] for r in rows if r["gflops"]), None)
+    for row in rows:
+        if row["gflops"] is None and flops:
+            row["gflop_per_s"] = flops / row["median_ms"] * 1000
+    return rows
+
+
+def format_benchmark(rows: list[dict], sgemm: float | None = None) -> str:
+    """A table of benchmark rows; with ``sgemm`` (GFLOP/s) a column of the share of the machine's peak."""
+    header = f"{'model':<34} {'runtime':<18} {'input':>9} {'MB':>7} {'GFLOPs':>7} {'median ms':>10} {'GFLOP/s':>8}"
+    lines = [header + ("  % sgemm" if sgemm else ""), "-" * (len(header) + (9 if sgemm else 0))]
+    for r in rows:
+        size = f"{r['bytes'] / 1e6:.2f}" if r["bytes"] else "-"
+        gflops = f"{r['gflops']:.3f}" if r["gflops"] else "-"
+        rate = f"{r['gflop_per_s']:.1f}" if r["gflop_per_s"] else "-"
+        line = (f"{r['model'][:34]:<34} {r['runtime']:<18} {r['input'][0]:>4}x{r['input'][1]:<4} {size:>7} "
+                f"{gflops:>7} {r['median_ms']:>10.2f} {rate:>8}")
+        if sgemm:
+            line += f"  {100 * r['gflop_per_s'] / sgemm:6.0f}%" if r["gflop_per_s"] else "       -"
+        lines.append(line)
+    return "\n".join(lines)

@@ -1,0 +1,82 @@
+"""``kerasseg export``: load a saved model, export it, check it against Keras, write the report beside it."""
+
+from __future__ import annotations
+
+import keras
+
+from kerasseg.export.check_data import CheckData, load_check_data, synthetic_check_data
+from kerasseg.export.metadata import read_label_file
+from kerasseg.export.onnx import DEFAULT_OPSET, to_onnx
+from kerasseg.export.parity import parity_report, write_report
+from kerasseg.export.tflite import QUANTIZATIONS, fixed_input_size, to_tflite
+from kerasseg.models.contract import inference_model
+
+FORMATS = ("tflite", "onnx")
+
+
+def export_checked(
+    model: keras.Model | str,
+    out: str,
+    fmt: str = "tflite",
+    quantization: str = "float32",
+    input_size: tuple[int, int] | None = None,
+    *,
+    check: str | None = None,
+    split: str = "val",
+    calibration: str | None = None,
+    labels_file: str | None = None,
+    limit: int = 16,
+    opset: int = DEFAULT_OPSET,
+    metadata: bool = True,
+    data_dir: str | None = None,
+    full_resolution: bool = True,
+) -> dict:
+    """Exports ``model`` (a ``keras.Model`` or a ``.keras`` path) to ``out`` and returns its parity report.
+
+    ``check``: a dataset spec or a folder of images to check on (default: synthetic shapes, reported as such);
+    ``calibration``: the int8 representative images (default: the ``check`` data; int8 needs one of them).
+    Labels for the metadata come from ``labels_file``, else from the dataset's class names when they match the
+    model's class count. The report is also written as JSON beside ``out``.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"Unknown format {fmt!r}; valid formats: {', '.join(FORMATS)}")
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"Unknown quantization {quantization!r}; valid modes: {', '.join(QUANTIZATIONS)}")
+    if fmt == "onnx" and not full_resolution:
+        raise ValueError("native-resolution logits are a TFLite option (MediaPipe resizes the output)")
+    if fmt == "onnx" and quantization != "float32":
+        raise ValueError("ONNX export is float32 only; quantize with onnxruntime's tools if needed")
+    if isinstance(model, str):
+        from kerasseg.evaluation import load_model
+
+        model = load_model(model)
+    model = inference_model(model)
+    size = fixed_input_size(model, input_size)
+    checked = load_check_data(check, size, split, limit, data_dir) if check else None
+    calibrating = load_check_data(calibration, size, split, limit, data_dir) if calibration else checked
+    if quantization == "int8" and calibrating is None:
+        raise ValueError("int8 export needs real images to calibrate on: pass --check DATA or --calibration DATA")
+    classes = int(model.output_shape[-1])
+    labels = _labels(labels_file, checked, classes)
+    if fmt == "tflite":
+        representative = calibrating.images if calibrating is not None else None
+        to_tflite(model, out, quantization, representative, size, labels=labels, metadata=metadata,
+                  full_resolution=full_resolution)
+    else:
+        to_onnx(model, out, opset, size, batch=1)
+    data = checked or synthetic_check_data(size)
+    report = parity_report(model, out, data.images, data.masks, class_names=labels)
+    report["data"] = data.source
+    report["report_path"] = write_report(report, out)
+    return report
+
+
+def _labels(labels_file: str | None, checked: CheckData | None, classes: int) -> list[str] | None:
+    if labels_file:
+        labels = read_label_file(labels_file)
+        if len(labels) != classes:
+            raise ValueError(f"label file {labels_file} has {len(labels)} labels, the model {classes} classes")
+        return labels
+    if checked is not None and checked.class_names and len(checked.class_names) == classes:
+        return checked.class_names
+    return None

@@ -1,0 +1,81 @@
+"""Helpers of the export tests: a colour segmenter whose correct mask is known from its input alone."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from kerasseg.layers import BackbonePreprocessing
+from kerasseg.models import segmentation_input, segmentation_model
+
+COLOUR_LABELS = ["red", "green", "blue", "dark"]
+# Stripes of the test image, left to right, and the class each one is.
+STRIPES = [((255, 0, 0), 0), ((0, 255, 0), 1), ((0, 0, 255), 2), ((0, 0, 0), 3), ((250, 30, 20), 0)]
+DARK_THRESHOLD = 64.0  # a pixel whose channels all lie below this is "dark"
+
+
+def colour_segmenter(size=(64, 64)) -> keras.Model:
+    """A kerasseg-contract model that labels each pixel by its dominant colour, or "dark".
+
+    Logits: the preprocessed channels x / 127.5 - 1 for red, green and blue, and a constant for "dark" at the
+    level of a pixel value of 64. The input normalization therefore matters: a runtime that fed [-1, 1] or
+    [0, 1] instead of [0, 255] would see "dark" everywhere. Average pooling by 2 and the contract's bilinear
+    resize back to the input size give the export the shape of a real segmenter.
+    """
+    inputs, x = segmentation_input((*size, 3), 2, "colour_segmenter")
+    y = BackbonePreprocessing("tf", name="preprocessing")(x)
+    y = keras.layers.AveragePooling2D(2, name="pool")(y)
+    conv = keras.layers.Conv2D(4, 1, name="classifier")
+    logits = conv(y)
+    kernel = np.zeros((1, 1, 3, 4), "float32")
+    kernel[0, 0, [0, 1, 2], [0, 1, 2]] = 1.0
+    conv.set_weights([kernel, np.array([0, 0, 0, DARK_THRESHOLD / 127.5 - 1], "float32")])
+    return segmentation_model(inputs, x, logits, name="colour_segmenter")
+
+
+def stripes_image(height: int = 72, width: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """An RGB uint8 image of vertical colour stripes and its (height, width) class mask."""
+    image = np.zeros((height, width, 3), np.uint8)
+    mask = np.zeros((height, width), np.int64)
+    edges = np.linspace(0, width, len(STRIPES) + 1).round().astype(int)
+    for (rgb, label), start, stop in zip(STRIPES, edges[:-1], edges[1:], strict=True):
+        image[:, start:stop] = rgb
+        mask[:, start:stop] = label
+    return image, mask
+
+
+def interior(mask: np.ndarray, margin: int = 4) -> np.ndarray:
+    """Pixels at least ``margin`` columns away from a stripe boundary (resizing blurs the boundaries)."""
+    edges = np.flatnonzero(np.diff(mask[0])) + 0.5
+    columns = np.arange(mask.shape[1])
+    far = np.min(np.abs(columns[:, None] - edges[None]), axis=1) >= margin
+    return np.broadcast_to(far[None], mask.shape)
+
+
+def exercised(model: keras.Model, images: np.ndarray, seed: int = 0) -> keras.Model:
+    """Gives a randomly initialised model the signal flow of a trained one, so parity tests mean something.
+
+    Two things make a fresh model a poor test of quantization: layers initialised to zero (FCN's score layers,
+    as in the paper) give constant logits, and BatchNorm's initial statistics (mean 0, variance 1) let
+    activations shrink by orders of magnitude through a deep backbone until the logits are ties. So every
+    all-zero kernel gets He-normal values, and every BatchNorm's moving statistics are set to those of
+    ``images`` (one training-mode pass with momentum 0), as a trained network's would be.
+    """
+    rng = np.random.default_rng(seed)
+    for layer in model._flatten_layers(include_self=False):
+        kernel = getattr(layer, "kernel", None)
+        if kernel is not None and not np.any(kernel.numpy()):
+            fan_in = int(np.prod(kernel.shape[:-1]))
+            kernel.assign(rng.normal(0, np.sqrt(2 / fan_in), kernel.shape).astype("float32"))
+    norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in norms]
+    for layer in norms:
+        layer.momentum = 0.0
+    model(images, training=True)
+    for layer, momentum in zip(norms, momenta, strict=True):
+        layer.momentum = momentum
+        # A near-constant channel would get a huge gain 1/sqrt(var) and amplify rounding like no trained
+        # network does: floor each variance at the layer's mean variance.
+        variance = layer.moving_variance.numpy()
+        layer.moving_variance.assign(np.maximum(variance, variance.mean()))
+    return model
