@@ -1,0 +1,139 @@
+"""The model zoo (issue #6): every committed entry loads with ``safe_mode``, keeps its promises (files, labels,
+builtin-op TFLite with uint8 input) and its card's check figure is reproduced, on the first val images, by the
+Keras model and by the int8 export, so a card cannot drift from its model.
+
+The scores here are computed independently of kerasseg's data, metrics and export code: images and masks are read
+with PIL from ``../shared/data``, the int8 file runs in a bare LiteRT interpreter and the IoU comes from a numpy
+confusion matrix. Expected values come from the card (written by ``saved_models/make_entry.py``).
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import kerasseg
+from kerasseg import zoo
+
+REPO = Path(__file__).resolve().parents[1]
+ZOO = REPO / "saved_models"
+EXPECTED_ENTRIES = {"camvid-mobile", "isbi-unet"}  # issue #6
+ENTRY_FILES = {"model.keras", "model_int8.tflite", "model_fp16.tflite", "model.onnx", "labels.txt", "CARD.md"}
+MAX_ENTRY_BYTES = 40e6  # "tens of MB in all", per entry
+# Same machine kind: identical up to float summation order (a few pixels); int8 kernels may round differently
+# on another CPU. A retrained or swapped model moves these figures by far more.
+TOLERANCE = {"keras": 0.003, "int8": 0.01}
+CAMVID_UNLABELLED = 11
+
+
+def entries():
+    return zoo.list_entries(ZOO)
+
+
+def test_the_issue_entries_are_committed():
+    assert EXPECTED_ENTRIES <= set(entries())
+
+
+def test_package_exports_load():
+    assert kerasseg.load is zoo.load
+
+
+def test_unknown_entry_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="valid entries") as error:
+        zoo.load("camvid-huge", root=ZOO)
+    assert all(name in str(error.value) for name in EXPECTED_ENTRIES & set(entries()))
+    assert "camvid-huge" in str(error.value)
+    with pytest.raises(ValueError, match="valid formats"):
+        zoo.entry_file("camvid-mobile", "tflite32", root=ZOO)
+
+
+def test_missing_zoo_folder(tmp_path):
+    assert zoo.list_entries(tmp_path) == []
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        zoo.load("camvid-mobile", root=tmp_path / "nowhere")
+
+
+def val_pairs(shared: Path, dataset: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` val images (float RGB) and masks (class ids, 255 ignored), read with PIL."""
+    if dataset == "camvid":
+        root = shared / "data" / "camvid"
+        lines = (root / "val.txt").read_text().split("\n")[:n]
+        pairs = [[root / p for p in line.split()] for line in lines]
+    elif dataset == "isbi2012":
+        root = shared / "data" / "isbi2012"
+        pairs = [(root / "image" / f"{i}.png", root / "label" / f"{i}.png") for i in range(25, 25 + n)]
+    else:
+        raise AssertionError(f"no reader for {dataset}")
+    images = np.stack([np.asarray(Image.open(i).convert("RGB"), np.float32) for i, _ in pairs])
+    masks = np.stack([np.asarray(Image.open(m), np.int64) for _, m in pairs])
+    if dataset == "camvid":
+        masks[masks == CAMVID_UNLABELLED] = 255
+    else:
+        masks = np.where(masks == 255, 1, 0)
+    return images, masks
+
+
+def figures(masks: np.ndarray, predicted: np.ndarray, classes: int) -> dict:
+    keep = masks != 255
+    confusion = np.bincount(masks[keep] * classes + predicted[keep], minlength=classes * classes)
+    confusion = confusion.reshape(classes, classes).astype(np.float64)
+    tp = np.diag(confusion)
+    union = confusion.sum(0) + confusion.sum(1) - tp
+    iou = np.where(union > 0, tp / np.maximum(union, 1), np.nan)
+    return {
+        "miou": float(np.nanmean(iou)),
+        "pixel_error": float(1 - tp.sum() / confusion.sum()),
+        "foreground_iou": float(iou[1]) if classes == 2 else None,
+    }
+
+
+def int8_argmax(path: Path, images: np.ndarray) -> np.ndarray:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path), num_threads=2)
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    assert inp["dtype"] == np.uint8  # camera pixels in
+    predicted = []
+    for image in images:
+        interpreter.set_tensor(inp["index"], image[None].astype(np.uint8))
+        interpreter.invoke()
+        predicted.append(interpreter.get_tensor(out["index"])[0].argmax(-1))
+    return np.stack(predicted)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_ENTRIES))
+def test_entry_reproduces_its_card(name, shared_dir):
+    card = zoo.card(name, root=ZOO)
+    images, masks = val_pairs(shared_dir, card["dataset"], card["check_images"])
+    assert list(images.shape[1:3]) == card["input_size"]
+    model = zoo.load(name, root=ZOO)
+    classes = len(card["classes"])
+    assert model.output_shape[-1] == classes
+    predicted = {
+        "keras": np.asarray(model(images, training=False)).argmax(-1),
+        "int8": int8_argmax(zoo.entry_file(name, "int8", root=ZOO), images),
+    }
+    for fmt, labels in predicted.items():
+        got = figures(masks, labels, classes)
+        for metric in card["check_metrics"]:
+            assert got[metric] == pytest.approx(card["check"][fmt][metric], abs=TOLERANCE[fmt]), (fmt, metric)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_ENTRIES))
+def test_entry_files_and_labels(name):
+    from kerasseg.export import read_labels, tflite_input_size, tflite_ops
+
+    folder = zoo.entry_dir(name, root=ZOO)
+    files = {p.name: p.stat().st_size for p in folder.iterdir()}
+    assert set(files) == ENTRY_FILES
+    assert sum(files.values()) < MAX_ENTRY_BYTES
+    card = zoo.card(name, root=ZOO)
+    names = zoo.labels(name, root=ZOO)
+    assert names == card["classes"]
+    for fmt in ("int8", "fp16"):
+        path = str(zoo.entry_file(name, fmt, root=ZOO))
+        assert read_labels(path) == names  # MediaPipe's label map, packed in the metadata
+        assert list(tflite_input_size(path)) == card["input_size"]
+        assert not [op for op in tflite_ops(path) if op.startswith(("Flex", "CUSTOM"))]
