@@ -62,6 +62,22 @@ def _output_size(size: int, depth: int) -> int | None:
     return s if s > 0 else None
 
 
+def unet_paths(x, base_filters: int, depth: int, padding: str, batch_norm: bool, dropout: float):
+    """The contracting path (``depth`` poolings, filters doubling) and the expanding path, on RGB [0, 255]."""
+    h = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocessing")(x)
+    skips = []
+    for level in range(depth):
+        h = double_conv(h, base_filters * 2**level, padding, f"down{level + 1}", batch_norm)
+        skips.append(h)
+        h = keras.layers.MaxPooling2D(2, name=f"down{level + 1}_pool")(h)
+    h = double_conv(h, base_filters * 2**depth, padding, "bottom", batch_norm)
+    if dropout:
+        h = keras.layers.Dropout(dropout, name="bottom_dropout")(h)
+    for level in reversed(range(depth)):
+        h = up_block(h, skips[level], base_filters * 2**level, padding, f"up{level + 1}", batch_norm)
+    return h
+
+
 def valid_unet_output_size(size: int, depth: int = 4) -> int:
     """Output size of the valid-convolution U-Net for an input ``size`` (572 → 388 at depth 4), or ValueError."""
     out = _output_size(size, depth)
@@ -119,17 +135,7 @@ def UNet(
 
     if backbone in (None, "none"):
         inputs, x = segmentation_input(input_shape, 2**depth, "UNet")
-        h = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocessing")(x)
-        skips = []
-        for level in range(depth):
-            h = double_conv(h, base_filters * 2**level, "same", f"down{level + 1}", batch_norm)
-            skips.append(h)
-            h = keras.layers.MaxPooling2D(2, name=f"down{level + 1}_pool")(h)
-        h = double_conv(h, base_filters * 2**depth, "same", "bottom", batch_norm)
-        if dropout:
-            h = keras.layers.Dropout(dropout, name="bottom_dropout")(h)
-        for level in reversed(range(depth)):
-            h = up_block(h, skips[level], base_filters * 2**level, "same", f"up{level + 1}", batch_norm)
+        h = unet_paths(x, base_filters, depth, "same", batch_norm, dropout)
     else:
         from kerasseg.backbones import build_backbone
 
@@ -153,17 +159,7 @@ def _valid_unet(classes, input_shape, base_filters, depth, batch_norm, dropout):
     for s in (size_h, size_w):
         valid_unet_output_size(s, depth)
     inputs = keras.Input(input_shape, name="image")
-    h = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocessing")(inputs)
-    skips = []
-    for level in range(depth):
-        h = double_conv(h, base_filters * 2**level, "valid", f"down{level + 1}", batch_norm)
-        skips.append(h)
-        h = keras.layers.MaxPooling2D(2, name=f"down{level + 1}_pool")(h)
-    h = double_conv(h, base_filters * 2**depth, "valid", "bottom", batch_norm)
-    if dropout:
-        h = keras.layers.Dropout(dropout, name="bottom_dropout")(h)
-    for level in reversed(range(depth)):
-        h = up_block(h, skips[level], base_filters * 2**level, "valid", f"up{level + 1}", batch_norm)
+    h = unet_paths(inputs, base_filters, depth, "valid", batch_norm, dropout)
     h = keras.layers.Conv2D(classes, 1, name="classifier")(h)
     logits = keras.layers.Activation("linear", dtype="float32", name="logits")(h)
     return keras.Model(inputs, logits, name="unet_valid")
