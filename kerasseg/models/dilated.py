@@ -10,8 +10,7 @@ import numpy as np
 
 from kerasseg.models.contract import segmentation_input, segmentation_model
 from kerasseg.models.fcn import (
-    check_vgg16_backbone,
-    check_weights,
+    check_fc_options,
     fully_connected_as_conv,
     set_weights_by_name,
     vgg16_classifier_weights,
@@ -121,13 +120,6 @@ def front_end(x, classes: int, *, fc_units: int, dropout: float):
     )(h)
 
 
-def _check(name, backbone, weights, fc_units):
-    check_vgg16_backbone(name, backbone)
-    check_weights(name, weights)
-    if fc_units != 4096 and weights is not None:
-        raise ValueError(f"{name}: ImageNet fc6/fc7 weights need fc_units=4096, got fc_units={fc_units}")
-
-
 @register(
     "dilated_frontend",
     paper=_REFERENCE,
@@ -156,7 +148,7 @@ def DilatedFrontEnd(
     Deviations: "same" padding instead of valid convolutions on a reflection-padded input; bilinear upsampling is
     the contract's resize (as the release's fixed bilinear deconvolution).
     """
-    _check("dilated_frontend", backbone, weights, fc_units)
+    check_fc_options("dilated_frontend", backbone, weights, fc_units)
     inputs, x = segmentation_input(input_shape, 8, "dilated_frontend")
     logits = front_end(x, classes, fc_units=fc_units, dropout=dropout)
     model = segmentation_model(inputs, x, logits, name="dilated_frontend")
@@ -195,7 +187,7 @@ def DilatedContextNet(
     Deviation: the paper trains the context module on a frozen front end; here both are one model (freeze the
     front end's layers for the paper's schedule).
     """
-    _check("dilated_context", backbone, weights, fc_units)
+    check_fc_options("dilated_context", backbone, weights, fc_units)
     inputs, x = segmentation_input(input_shape, 8, "dilated_context")
     scores = front_end(x, classes, fc_units=fc_units, dropout=dropout)
     logits = context_module(scores, classes, variant=context, identity_noise=identity_noise)

@@ -133,6 +133,14 @@ def score(x, classes: int, name: str, scale: float | None = None):
     return keras.layers.Conv2D(classes, 1, kernel_initializer="zeros", name=name)(x)
 
 
+def check_fc_options(name: str, backbone: str, weights, fc_units: int) -> None:
+    """Checks the options shared by the VGG16 networks with convolutionalized fc6/fc7 (FCN, Yu & Koltun)."""
+    check_vgg16_backbone(name, backbone)
+    check_weights(name, weights)
+    if fc_units != 4096 and weights is not None:
+        raise ValueError(f"{name}: ImageNet fc6/fc7 weights need fc_units=4096, got fc_units={fc_units}")
+
+
 def FCN(
     classes: int,
     output_stride: int,
@@ -162,10 +170,7 @@ def FCN(
     """
     from kerasseg.backbones import build_backbone
 
-    check_vgg16_backbone(name, backbone)
-    check_weights(name, weights)
-    if fc_units != 4096 and weights is not None:
-        raise ValueError(f"{name}: ImageNet fc6/fc7 weights need fc_units=4096, got fc_units={fc_units}")
+    check_fc_options(name, backbone, weights, fc_units)
     inputs, x = segmentation_input(input_shape, 32, name)
     features = build_backbone("vgg16", x, weights=None)
     pool3, pool4, pool5 = features["stride8"], features["stride16"], features["stride32"]
