@@ -12,10 +12,13 @@ which needs only flatbuffers. MediaPipe's own copy of the writer lacks its C++ v
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import zipfile
 from collections.abc import Sequence
+
+from kerasseg.export.flatbuffer import share_vectors
 
 LABEL_FILE = "labels.txt"
 SOFTMAX = 2  # MediaPipe's Activation enum: NONE 0, SIGMOID 1, SOFTMAX 2
@@ -69,7 +72,8 @@ def segmenter_metadata(
         writer = image_segmenter.MetadataWriter.create_from_metadata_info(
             bytearray(flatbuffer), general_md=general_md, input_md=input_md, output_md=output_md
         )
-        return _with_softmax_activation(flatbuffer, bytes(writer.populate()), label_path)
+        populated = _with_softmax_activation(flatbuffer, bytes(writer.populate()), label_path)
+    return _compacted(populated)
 
 
 def _with_softmax_activation(flatbuffer: bytes, populated: bytes, label_path: str) -> bytes:
@@ -100,6 +104,23 @@ def _with_softmax_activation(flatbuffer: bytes, populated: bytes, label_path: st
     populator.load_associated_files([label_path])
     populator.populate()
     return bytes(populator.get_model_buffer())
+
+
+def _compacted(populated: bytes) -> bytes:
+    """``populated`` with its small vectors shared again (:func:`share_vectors`), associated files kept.
+
+    The metadata populator re-serializes the model and undoes the converter output's sharing (12% of a
+    per-channel int8 MobileNet). Its associated files are a zip archive appended to the flatbuffer, so they are
+    read, the flatbuffer is compacted, and the archive is appended again, as the populator itself appends it.
+    """
+    with zipfile.ZipFile(io.BytesIO(populated)) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    out = io.BytesIO(share_vectors(populated))
+    out.seek(0, io.SEEK_END)
+    with zipfile.ZipFile(out, "a") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()
 
 
 def read_labels(path: str) -> list[str] | None:

@@ -230,6 +230,22 @@ def test_shared_vectors_shrink_int8_files_without_changing_them(tmp_path):
     np.testing.assert_array_equal(outputs[0], outputs[1])
 
 
+def test_metadata_keeps_the_shared_vectors_and_the_labels(tmp_path):
+    """The metadata writer re-serializes the model; the file must stay as compact as without metadata."""
+    from kerasseg.export.metadata import read_labels
+
+    images = structured_images(2, (32, 32))
+    labels = ["sky", "road", "car"]
+    model = _small_segmenter()
+    with_metadata = to_tflite(model, str(tmp_path / "m.tflite"), "int8", images, labels=labels)
+    without = to_tflite(model, str(tmp_path / "bare.tflite"), "int8", images, metadata=False)
+    data = open(with_metadata, "rb").read()
+    # Metadata (descriptions, normalization, label map) costs about 1 KB here; re-expanded vectors 1 KB more.
+    assert len(data) - os.path.getsize(without) < 1536
+    assert read_labels(with_metadata) == labels
+    np.testing.assert_array_equal(run_tflite(with_metadata, images), run_tflite(without, images))
+
+
 def test_label_count_must_match_the_classes(tmp_path):
     with pytest.raises(ValueError, match="2 labels for a model with 4 classes"):
         to_tflite(colour_segmenter(), str(tmp_path / "m.tflite"), labels=["a", "b"])
