@@ -121,6 +121,7 @@ def main(argv=None) -> int:
     if args.runs < 30:
         print(f"note: {args.runs} runs (the project's figures use at least 30)")
 
+    from kerasseg.export.flatbuffer import tflite_size_breakdown
     from kerasseg.export.profile import sgemm_gflops, tflite_flops
 
     # The peak is measured before and after the run and the higher kept: on a shared machine one measurement
@@ -138,7 +139,7 @@ def main(argv=None) -> int:
                 rows.append({
                     "model": name, "mode": mode, "input": size, "bytes": os.path.getsize(path), "gflops": flops,
                     "median_ms": medians[(name, mode)], "gflop_per_s": flops / medians[(name, mode)] * 1000,
-                    "calibration": source,
+                    "calibration": source, "size_breakdown": tflite_size_breakdown(path),
                 })
     sgemm_after = sgemm_gflops(args.threads)
     sgemm = max(sgemm_before, sgemm_after)
@@ -149,6 +150,8 @@ def main(argv=None) -> int:
     print(table(rows))
     print()
     print(ratios(rows))
+    print()
+    print(size_breakdown(rows))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"sgemm_gflop_per_s": sgemm, "runs": args.runs, "threads": args.threads, "rows": rows}, f,
@@ -185,6 +188,27 @@ def ratios(rows: list[dict]) -> str:
                 if r:
                     lines.append(f"{name} 256 {mode}: {r['median_ms'] / peer['median_ms']:.2f}x the MediaPipe "
                                  f"peer's time (target <= 1.0)")
+    return "\n".join(lines)
+
+
+def size_breakdown(rows: list[dict]) -> str:
+    """Where the int8 file's bytes go, as fractions of the float32 file: the 4× of the weights, and what does
+    not shrink (int32 biases, per-channel scales and zero points, tensor names, graph and metadata)."""
+    by = {(r["model"], r["mode"], r["input"]): r for r in rows}
+    lines = []
+    for (name, mode, size), r in by.items():
+        if mode != "int8":
+            continue
+        fp32 = by[(name, "float32", size)]["size_breakdown"]
+        parts = r["size_breakdown"]
+        share = {k: parts[k] / fp32["total"] for k in parts}
+        floor = (parts["weights"] + parts["biases"] + parts["quantization"]) / (fp32["weights"] + fp32["biases"])
+        lines.append(
+            f"{name} {size} int8 / float32 size {share['total']:.3f}: weights {share['weights']:.3f} + biases "
+            f"{share['biases']:.3f} + scales/zero points {share['quantization']:.3f} + names "
+            f"{share['tensor_names']:.3f} + graph/metadata {share['rest'] + share['other_constants']:.3f}; "
+            f"per-channel floor (weights, biases, scales only) {floor:.3f}"
+        )
     return "\n".join(lines)
 
 

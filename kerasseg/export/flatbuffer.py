@@ -102,3 +102,47 @@ def tflite_quantization(path: str) -> str:
     if "FLOAT16" in input_types:
         return "float16"
     return "float32"
+
+
+# Operators whose second input is a weight tensor and third (fourth for TRANSPOSE_CONV) a bias.
+_WEIGHTED_OPS = {"CONV_2D": (1, 2), "DEPTHWISE_CONV_2D": (1, 2), "FULLY_CONNECTED": (1, 2), "TRANSPOSE_CONV": (1, 3)}
+
+
+def tflite_size_breakdown(path: str) -> dict[str, int]:
+    """Where the bytes of a ``.tflite`` file go: ``{"weights", "biases", "other_constants", "quantization",
+    "tensor_names", "rest", "total"}``.
+
+    ``weights`` and ``biases`` are the constant kernels and biases of the convolution-like ops (int8 and int32
+    in a quantized file, float32 or float16 otherwise), ``quantization`` the scales and zero points of every
+    tensor (each distinct zero-point vector counted once, as :func:`share_vectors` stores them), ``rest`` the
+    graph, metadata and label archive. A per-channel int8 file cannot be smaller than weights / 4 plus its
+    biases and scales: this shows how far a model is from a 4× reduction, and why.
+    """
+    schema, m = _read_model(path)
+    graph = m.subgraphs[0]
+
+    def nbytes(index: int) -> int:
+        data = m.buffers[graph.tensors[index].buffer].data
+        return 0 if data is None else len(data)
+
+    roles: dict[int, str] = {}
+    for op in graph.operators:
+        slots = _WEIGHTED_OPS.get(_op_name(schema, m.operatorCodes[op.opcodeIndex]))
+        if slots:
+            for role, slot in zip(("weights", "biases"), slots, strict=True):
+                if slot < len(op.inputs) and op.inputs[slot] >= 0:
+                    roles[op.inputs[slot]] = role
+    sizes = dict.fromkeys(("weights", "biases", "other_constants", "quantization", "tensor_names"), 0)
+    zero_points = set()
+    for index, tensor in enumerate(graph.tensors):
+        sizes[roles.get(index, "other_constants")] += nbytes(index)
+        sizes["tensor_names"] += len(tensor.name or b"")
+        q = tensor.quantization
+        if q is not None and q.scale is not None:
+            sizes["quantization"] += 4 * len(q.scale)
+            if q.zeroPoint is not None:
+                zero_points.add(bytes(q.zeroPoint.tobytes()))
+    sizes["quantization"] += sum(len(z) for z in zero_points)
+    sizes["total"] = os.path.getsize(path)
+    sizes["rest"] = sizes["total"] - sum(v for k, v in sizes.items() if k != "total")
+    return sizes
