@@ -54,6 +54,7 @@ def to_onnx(
     except Exception as err:  # tf2onnx raises many types; name the model and the opset
         raise ValueError(f"ONNX conversion of {model.name} (opset {opset}) failed: {err}") from err
     _rename(proto, inputs, outputs)
+    _exact_resize_scales(proto)
     return write_atomic(proto.SerializeToString(), path)
 
 
@@ -65,6 +66,37 @@ def _rename(proto, inputs: list[str], outputs: list[str]) -> None:
     for node in proto.graph.node:
         node.input[:] = [renames.get(n, n) for n in node.input]
         node.output[:] = [renames.get(n, n) for n in node.output]
+
+
+def _exact_resize_scales(proto) -> None:
+    """Makes every Resize with constant ``scales`` produce exactly the size the TensorFlow graph has.
+
+    tf2onnx writes a resize to a static size as float32 ``scales`` = out / in, and ONNX's output size is
+    floor(in × scale): where the float rounds down (7 / 3 = 2.3333333, × 3 = 6.9999999) a row is lost and the
+    concatenation that follows fails shape inference (PSPNet's pyramid at 7×10 features, DeepLabV3+ with
+    Xception at 96×128). Each such scale is raised by the fewest float32 steps that give the intended size
+    (a change of about 1e-7 in the sampling positions). Input shapes come from ONNX shape inference, redone
+    after each fix, in graph order, so that a resize sees the corrected shapes of the ones before it.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    constants = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
+    resizes = [n for n in proto.graph.node if n.op_type == "Resize" and len(n.input) == 3 and n.input[2] in constants]
+    for node in resizes:
+        inferred = onnx.shape_inference.infer_shapes(proto).graph
+        dims = {v.name: v.type.tensor_type.shape.dim for v in [*inferred.value_info, *inferred.input]}
+        scales = constants[node.input[2]].astype(np.float32).copy()
+        for axis, dim in enumerate(dims.get(node.input[0], ())):
+            if scales[axis] == 1 or not dim.HasField("dim_value"):
+                continue
+            size = dim.dim_value
+            wanted = round(size * float(scales[axis]))
+            while np.floor(np.float64(scales[axis]) * size) < wanted:  # runtimes multiply in double
+                scales[axis] = np.nextafter(scales[axis], np.float32(np.inf))
+        name = f"{node.output[0]}_scales"
+        proto.graph.initializer.append(numpy_helper.from_array(scales, name))
+        node.input[2] = name
 
 
 def onnx_session(path: str, num_threads: int = 2):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from kerasseg.layers.pyramid_pooling import AdaptiveAveragePooling
 from kerasseg.layers.resizing import ResizeLike
 
 
@@ -37,7 +38,9 @@ def ASPP(
     for rate in atrous_rates:
         branches.append(conv_bn_relu(x, filters, 3, dilation=rate, separable=separable, name=f"{name}_rate{rate}"))
     if image_pooling:
-        pooled = keras.layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_image_pool")(x)
+        # Global average pooling as one AVERAGE_POOL_2D at a fixed size (a global mean converts to MEAN, which
+        # the LiteRT GPU delegate does not run).
+        pooled = AdaptiveAveragePooling(1, name=f"{name}_image_pool")(x)
         pooled = conv_bn_relu(pooled, filters, 1, name=f"{name}_image")
         branches.append(ResizeLike(name=f"{name}_image_upsample")([pooled, x]))
     y = keras.layers.Concatenate(name=f"{name}_concat")(branches) if len(branches) > 1 else branches[0]

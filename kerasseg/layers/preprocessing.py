@@ -19,6 +19,7 @@ class BackbonePreprocessing(keras.layers.Layer):
     ``"caffe"`` (VGG, ResNet v1): RGB→BGR, minus the ImageNet BGR mean. ``"tf"`` (MobileNetV2, Xception):
     x / 127.5 − 1. ``"torch"``: x / 255, minus mean, over std. ``"none"``: unchanged.
     Same as ``keras.applications.<family>.preprocess_input`` so a phone feeds camera pixels directly.
+    (batch, H, W, 3) → (batch, H, W, 3) in the layer's compute dtype; no weights.
     """
 
     def __init__(self, mode: str = "tf", **kwargs):
@@ -32,8 +33,7 @@ class BackbonePreprocessing(keras.layers.Layer):
         if self.mode == "tf":
             return x / 127.5 - 1.0
         if self.mode == "caffe":
-            x = ops.flip(x, axis=-1)
-            return x - ops.convert_to_tensor(_CAFFE_MEAN_BGR, dtype=x.dtype)
+            return _caffe(x)
         if self.mode == "torch":
             mean = ops.convert_to_tensor(_TORCH_MEAN, dtype=x.dtype)
             std = ops.convert_to_tensor(_TORCH_STD, dtype=x.dtype)
@@ -42,3 +42,15 @@ class BackbonePreprocessing(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode}
+
+
+def _caffe(x):
+    """RGB→BGR and minus the BGR mean as one 1×1 convolution: a permutation kernel, the negative mean as bias.
+
+    A channel flip converts to TFLite's REVERSE_V2, which the LiteRT GPU delegate does not run; this converts to
+    one CONV_2D. Exact in float: every output is one input times 1 plus inputs times 0, then the bias.
+    """
+    permutation = [[[[1.0 if i == 2 - o else 0.0 for o in range(3)] for i in range(3)]]]  # (1, 1, in, out)
+    kernel = ops.convert_to_tensor(permutation, dtype=x.dtype)
+    bias = ops.convert_to_tensor([-m for m in _CAFFE_MEAN_BGR], dtype=x.dtype)
+    return ops.conv(x, kernel, strides=1, padding="valid") + bias

@@ -2,8 +2,9 @@
 
 Keras' own ``AdaptiveAveragePooling2D`` needs the height and width at graph-construction time; a
 ``(None, None, 3)`` segmentation model only learns them at run time, so this module computes its bins from the
-runtime shape. At a fixed size it converts to builtin TFLite ops only (AVERAGE_POOL_2D where a bin count
-divides the size, STRIDED_SLICE + MEAN + CONCATENATION otherwise, RESIZE_BILINEAR back up).
+runtime shape. At a fixed size (every export) it pools with AVERAGE_POOL_2D only, one window per bin
+(STRIDED_SLICE + AVERAGE_POOL_2D + CONCATENATION where a bin count does not divide the size), and upsamples
+with RESIZE_BILINEAR: all ops the LiteRT GPU delegate runs. A size known only at run time pools with a mean.
 """
 
 from __future__ import annotations
@@ -23,29 +24,38 @@ def adaptive_bin_edges(size, bins: int) -> list[tuple]:
     return [((i * size) // bins, -((-(i + 1) * size) // bins)) for i in range(bins)]
 
 
-def _static(size) -> int | None:
-    return size if isinstance(size, int) else None
-
-
 def _mean_over_bins(x, bins: int, axis: int, size):
-    """Averages ``x`` over each adaptive bin along ``axis`` (1 = height, 2 = width); keeps the axis, of size bins."""
+    """Averages ``x`` over each adaptive bin along ``axis`` (1 = height, 2 = width); keeps the axis, of size bins.
+
+    A static ``size`` pools with a window per bin (AVERAGE_POOL_2D; TFLite's MEAN does not run on the LiteRT
+    GPU delegate), one strided window when ``bins`` divides it; a size known only at run time takes a mean.
+    """
+    if isinstance(size, int) and size % bins == 0:
+        return _average_window(x, size // bins, axis)
     parts = []
     for start, end in adaptive_bin_edges(size, bins):
         index = [slice(None)] * 4
         index[axis] = slice(start, end)
-        parts.append(ops.mean(x[tuple(index)], axis=axis, keepdims=True))
+        part = x[tuple(index)]
+        if isinstance(size, int):
+            parts.append(_average_window(part, end - start, axis))
+        else:
+            parts.append(ops.mean(part, axis=axis, keepdims=True))
     return parts[0] if bins == 1 else ops.concatenate(parts, axis=axis)
+
+
+def _average_window(x, length: int, axis: int):
+    """Average pooling along one axis with window and stride ``length``."""
+    window = (length, 1) if axis == 1 else (1, length)
+    return ops.average_pool(x, window, strides=window, padding="valid")
 
 
 def adaptive_average_pool(x, bins: int):
     """Adaptive average pooling of NHWC ``x`` to ``(batch, bins, bins, channels)``; sizes may be unknown."""
     static_h, static_w = x.shape[1], x.shape[2]
-    if static_h is not None and static_w is not None:
-        if bins == 1:
-            return ops.mean(x, axis=(1, 2), keepdims=True)
-        if static_h % bins == 0 and static_w % bins == 0:
-            pool = (static_h // bins, static_w // bins)
-            return ops.average_pool(x, pool, strides=pool, padding="valid")
+    if static_h is not None and static_w is not None and static_h % bins == 0 and static_w % bins == 0:
+        pool = (static_h // bins, static_w // bins)  # includes global pooling, bins = 1
+        return ops.average_pool(x, pool, strides=pool, padding="valid")
     shape = ops.shape(x)
     height = static_h if static_h is not None else shape[1]
     width = static_w if static_w is not None else shape[2]

@@ -59,3 +59,18 @@ def test_bad_arguments_are_named(colour_onnx, tmp_path):
         run_onnx(colour_onnx, np.zeros((1, 32, 32, 3)))
     with pytest.raises(FileNotFoundError, match="nothing.onnx"):
         run_onnx(str(tmp_path / "nothing.onnx"), np.zeros((1, 64, 64, 3)))
+
+
+@pytest.mark.parametrize("batch", [1, None])
+def test_resize_by_a_fraction_keeps_its_exact_size(tmp_path, batch):
+    """5 → 23 rows: float32(23 / 5) × 5 = 22.99999 in double, which ONNX floors to 22 and the concatenation
+    with the 23-row input then fails (PSPNet's pyramid and DeepLabV3+ with Xception hit this at some sizes)."""
+    from kerasseg.layers import ResizeLike
+
+    inputs = keras.Input((23, 31, 3))
+    pooled = keras.layers.Conv2D(4, 1)(keras.layers.AveragePooling2D(4)(inputs))  # 5×7
+    y = keras.layers.Concatenate()([ResizeLike()([pooled, inputs]), inputs])
+    model = keras.Model(inputs, keras.layers.Conv2D(3, 1)(y))
+    path = to_onnx(model, str(tmp_path / "fraction.onnx"), batch=batch)
+    images = structured_images(2, (23, 31))
+    np.testing.assert_allclose(run_onnx(path, images), model.predict(images, verbose=0), atol=1e-4)

@@ -1,11 +1,13 @@
-"""PSPNet's pyramid pooling: adaptive bins against an independent numpy implementation, any size, TFLite."""
+"""PSPNet's pyramid pooling: adaptive bins against an independent numpy implementation, any size, TFLite, ONNX."""
 
 import keras
 import numpy as np
 import pytest
+from model_checks import build_small, structured_images
 
-from kerasseg.export import run_tflite, tflite_ops, to_tflite
-from kerasseg.layers import AdaptiveAveragePooling, PyramidPooling, adaptive_bin_edges
+from kerasseg.export import run_onnx, run_tflite, tflite_ops, to_onnx, to_tflite
+from kerasseg.layers import ASPP, AdaptiveAveragePooling, PyramidPooling, adaptive_bin_edges
+from kerasseg.models import inference_model
 
 
 def numpy_adaptive_average_pool(x: np.ndarray, bins: int) -> np.ndarray:
@@ -43,17 +45,37 @@ def test_bin_edges_overlap_when_the_count_does_not_divide():
     assert adaptive_bin_edges(7, 1) == [(0, 7)]
 
 
-@pytest.mark.parametrize("size", [(7, 9), (60, 60), (8, 8)])
-@pytest.mark.parametrize("dynamic", [False, True])
-def test_adaptive_pooling_matches_numpy(size, dynamic):
+@pytest.mark.parametrize("size", [(7, 9), (60, 60), (8, 8), (11, 10)])
+@pytest.mark.parametrize("known", ["both", "none", "width"])
+def test_adaptive_pooling_matches_numpy(size, known):
+    """Static sizes pool with windows, unknown ones with means (the former computation): both as numpy."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, *size, 5)).astype("float32")
-    shape = (None, None, 5) if dynamic else (*size, 5)
+    shape = {"both": (*size, 5), "none": (None, None, 5), "width": (None, size[1], 5)}[known]
     inputs = keras.Input(shape)
     outputs = [AdaptiveAveragePooling(b)(inputs) for b in (1, 2, 3, 6)]
     results = keras.Model(inputs, outputs).predict(x, verbose=0)
     for b, result in zip((1, 2, 3, 6), results, strict=True):
         np.testing.assert_allclose(result, numpy_adaptive_average_pool(x, b), atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [(7, 9), (8, 8)])
+def test_aspp_image_pooling_equals_global_average_pooling(size):
+    """ASPP's image pooling was ``GlobalAveragePooling2D(keepdims=True)``; its replacement gives the same means."""
+    x = np.random.default_rng(5).normal(3.0, 2.0, (2, *size, 6)).astype("float32")
+    for shape in ((*size, 6), (None, None, 6)):
+        inputs = keras.Input(shape)
+        old = keras.layers.GlobalAveragePooling2D(keepdims=True)(inputs)
+        new = AdaptiveAveragePooling(1)(inputs)
+        got_old, got_new = keras.Model(inputs, [old, new]).predict(x, verbose=0)
+        np.testing.assert_allclose(got_new, got_old, atol=1e-5)
+
+
+def test_aspp_keeps_the_image_pool_name():
+    inputs = keras.Input((None, None, 8))
+    model = keras.Model(inputs, ASPP(inputs, 4, (2,), name="aspp"))
+    assert isinstance(model.get_layer("aspp_image_pool"), AdaptiveAveragePooling)
+    assert model.get_layer("aspp_image_pool").bins == 1
 
 
 def _randomise_batchnorm(layer, rng):
@@ -111,11 +133,14 @@ def test_round_trip_with_safe_mode(tmp_path):
 @pytest.mark.parametrize(
     "size, expected_ops",
     [
-        ((56, 72), {"MEAN", "STRIDED_SLICE", "RESIZE_BILINEAR"}),  # 7×9 features: no bin count divides both
-        ((48, 48), {"MEAN", "AVERAGE_POOL_2D", "RESIZE_BILINEAR"}),  # 6×6 features: 2, 3, 6 divide
+        # 7×9 features: no bin count but 1 divides both sizes, so bins are sliced and pooled one by one.
+        ((56, 72), {"AVERAGE_POOL_2D", "STRIDED_SLICE", "CONCATENATION", "RESIZE_BILINEAR"}),
+        # 6×6 features: every bin count divides, one strided window each.
+        ((48, 48), {"AVERAGE_POOL_2D", "CONCATENATION", "RESIZE_BILINEAR"}),
     ],
 )
-def test_converts_to_builtin_tflite_ops(tmp_path, size, expected_ops):
+def test_converts_to_gpu_delegate_tflite_ops(tmp_path, size, expected_ops):
+    """At a fixed size the module is pooling, 1×1 convolution, resize and concatenation: no MEAN (CPU only)."""
     inputs = keras.Input((*size, 3))
     x = keras.layers.AveragePooling2D(8)(inputs)
     x = keras.layers.Conv2D(8, 1)(x)
@@ -124,9 +149,24 @@ def test_converts_to_builtin_tflite_ops(tmp_path, size, expected_ops):
     path = to_tflite(model, str(tmp_path / "ppm.tflite"))
     ops = tflite_ops(path)
     assert not [op for op in ops if op.startswith(("Flex", "CUSTOM"))], ops
-    assert expected_ops <= set(ops), ops
+    assert expected_ops <= set(ops) and "MEAN" not in ops, ops
+    assert ("STRIDED_SLICE" in ops) == ("STRIDED_SLICE" in expected_ops), ops
     image = np.random.default_rng(4).uniform(0, 255, (1, *size, 3)).astype("float32")
     np.testing.assert_allclose(run_tflite(path, image), model.predict(image, verbose=0), atol=1e-3)
+
+
+def test_pspnet_exports_to_onnx_at_a_non_square_size(tmp_path):
+    """56×80 gives 7×10 features; ONNX Resize from 3 or 6 bins by a float scale would give 6 and 9 rows.
+
+    tf2onnx writes a constant resize size as float32 ``scales`` (7 / 3 = 2.3333333, which × 3 is below 7), and
+    onnxruntime's shape inference then rejects the concatenation (6 rows against 7); ``to_onnx`` corrects them.
+    """
+    model = inference_model(build_small("pspnet", input_shape=(None, None, 3)))
+    path = to_onnx(model, str(tmp_path / "pspnet.onnx"), input_size=(56, 80))
+    images = structured_images(2, (56, 80))
+    got, expected = run_onnx(path, images), model.predict(images, verbose=0)
+    assert got.shape == expected.shape == (2, 56, 80, 3)
+    assert np.abs(got - expected).max() <= 1e-4 * np.abs(expected).max()
 
 
 @pytest.mark.parametrize("bins", [(), (0, 2), (2, 2)])
