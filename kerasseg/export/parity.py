@@ -144,7 +144,8 @@ def _ops(path: str, fmt: str) -> dict:
 
         counts = Counter(node.op_type for node in onnx.load(path).graph.node)
         return {"ops": dict(sorted(counts.items())), "builtin_only": True, "gpu_delegate_unsupported": None,
-                "float_ops": None}
+                "float_ops": None, "size_breakdown": None}
+    from kerasseg.export.flatbuffer import tflite_size_breakdown
     from kerasseg.export.gpu import gpu_unsupported
 
     op_list = tflite_op_list(path)
@@ -158,6 +159,7 @@ def _ops(path: str, fmt: str) -> dict:
         "builtin_only": not any(op.startswith(BUILTIN_PREFIXES) for op in counts),
         "gpu_delegate_unsupported": gpu_unsupported(path),
         "float_ops": dict(sorted(fallbacks.items())),
+        "size_breakdown": tflite_size_breakdown(path),
     }
 
 
@@ -195,6 +197,9 @@ def format_report(report: dict) -> str:
     if "miou_vs_labels" in report:
         labels = report["miou_vs_labels"]
         lines.append(f"mIoU (labels) Keras {pct(labels['keras'])}, export {pct(labels['export'])}")
+    sizes = report["size_breakdown"]
+    if sizes is not None:
+        lines.append("bytes         " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in sizes.items() if k != "total"))
     lines.append("ops           " + ", ".join(f"{k}×{v}" for k, v in report["ops"].items()))
     gpu = report["gpu_delegate_unsupported"]
     if gpu is not None:

@@ -46,6 +46,10 @@ def test_int8_is_judged_by_argmax_agreement(colour_exports):
     assert report["criterion"].startswith("argmax agreement")
     assert report["argmax_agreement"] >= 0.95 and report["passed"]
     assert report["float_ops"] == {} and report["ops"]["QUANTIZE"] == 1 and report["ops"]["DEQUANTIZE"] == 1
+    # The classifier's 3×4 kernel in int8 and its 4 biases in int32; the file is larger by its graph and metadata.
+    sizes = report["size_breakdown"]
+    assert sizes["weights"] == 12 and sizes["biases"] == 16 and sizes["total"] == report["size_bytes"]
+    assert "weights 12" in format_report(report)
 
 
 def test_an_export_of_another_model_fails(colour_exports):
