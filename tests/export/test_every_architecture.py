@@ -8,7 +8,9 @@ through ``list_models()``.
 The models have random weights, made to carry a signal through ``exercised`` (zero-initialised layers given
 values, BatchNorm statistics taken from images). Four architectures miss a criterion *with random weights*
 although each layer is quantized as well as int8 allows (TFLite's QuantizationDebugger: RMSE about 0.3 of a
-quantization step per layer): their logits' margins are small next to the accumulated rounding. They are listed
+quantization step per layer): their logits' margins are small next to the accumulated rounding, and a random
+deep network with batch norm is chaotic, amplifying a perturbation at every layer (Yang et al., "A Mean Field
+Theory of Batch Normalization", ICLR 2019), where a trained one is not. They are listed
 in ``RANDOM_WEIGHT_GAPS`` with the reason, held to a floor that still catches a broken export (a wrong input
 scale or a failed op gives ~1/classes), and the test fails when a listed pair meets the criterion again, so the
 list cannot outlive its cause. Evidence that these are properties of the weights, not of the export: briefly
