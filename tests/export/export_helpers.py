@@ -1,4 +1,5 @@
-"""Helpers of the export tests: a colour segmenter whose correct mask is known from its input alone."""
+"""Helpers of the export tests: a colour segmenter whose correct mask is known from its input alone, and small
+models given trained-like weights for parity checks."""
 
 from __future__ import annotations
 
@@ -79,3 +80,26 @@ def exercised(model: keras.Model, images: np.ndarray, seed: int = 0) -> keras.Mo
         variance = layer.moving_variance.numpy()
         layer.moving_variance.assign(np.maximum(variance, variance.mean()))
     return model
+
+
+def dominant_colour_labels(images: np.ndarray) -> np.ndarray:
+    """A per-pixel task any segmenter learns in a few steps: red, green or blue by the largest channel, or 3
+    ("dark") where every channel is below 96. (N, H, W, 3) in [0, 255] → (N, H, W) int."""
+    labels = images.argmax(-1)
+    labels[images.max(-1) < 96] = 3
+    return labels
+
+
+def briefly_trained(model: keras.Model, images: np.ndarray, epochs: int = 4, batch_size: int = 4) -> keras.Model:
+    """``model`` fitted for a few steps to :func:`dominant_colour_labels` of ``images``, so that its logits have
+    the class margins of a trained network; BatchNorm statistics are then those of the images (:func:`exercised`).
+
+    Random weights are a poor test of quantization: a random deep network with batch norm amplifies rounding at
+    every layer and its logits are near-ties, which no trained model is.
+    """
+    from kerasseg.losses import SegmentationCrossEntropy
+
+    exercised(model, images[: 2 * batch_size])
+    model.compile(keras.optimizers.Adam(1e-3), loss=SegmentationCrossEntropy(), jit_compile=False)
+    model.fit(images, dominant_colour_labels(images), batch_size=batch_size, epochs=epochs, verbose=0)
+    return exercised(model, images[: 4 * batch_size])
