@@ -97,6 +97,10 @@ def _exact_resize_scales(proto) -> None:
         name = f"{node.output[0]}_scales"
         proto.graph.initializer.append(numpy_helper.from_array(scales, name))
         node.input[2] = name
+    used = {name for node in proto.graph.node for name in node.input}
+    kept = [t for t in proto.graph.initializer if t.name in used or t.name not in constants]
+    del proto.graph.initializer[:]
+    proto.graph.initializer.extend(kept)  # tf2onnx's scales that no node reads any more
 
 
 def onnx_session(path: str, num_threads: int = 2):

@@ -102,11 +102,7 @@ def to_tflite(
         model = native_resolution_model(model)
     label_list = _label_list(labels, model) if metadata else None
     flatbuffer = convert(frozen_function(model, size), quantization, representative_data, size)
-    if metadata:
-        from kerasseg.export.metadata import segmenter_metadata
-
-        flatbuffer = segmenter_metadata(flatbuffer, label_list)
-    return write_atomic(flatbuffer, path)
+    return write_atomic(_finished(flatbuffer, label_list), path)
 
 
 def to_tflite_modes(
@@ -133,12 +129,8 @@ def to_tflite_modes(
     paths = {}
     for quantization in quantizations:
         flatbuffer = convert(frozen, quantization, representative_data, size)
-        if metadata:
-            from kerasseg.export.metadata import segmenter_metadata
-
-            flatbuffer = segmenter_metadata(flatbuffer, label_list)
         path = os.path.join(directory, f"{name or model.name}_{quantization}.tflite")
-        paths[quantization] = write_atomic(flatbuffer, path)
+        paths[quantization] = write_atomic(_finished(flatbuffer, label_list), path)
     return paths
 
 
@@ -182,7 +174,7 @@ def _label_list(labels: Sequence[str] | None, model: keras.Model) -> list[str]:
 
 
 def convert(frozen, quantization: str, representative_data, size: tuple[int, int]) -> bytes:
-    """Runs the TFLite converter on a frozen function with builtin ops only."""
+    """Runs the TFLite converter on a frozen function with builtin ops only; returns its flatbuffer as is."""
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantization != "float32":
@@ -203,7 +195,16 @@ def convert(frozen, quantization: str, representative_data, size: tuple[int, int
         raise ValueError(f"TFLite conversion ({quantization}, builtin ops only) failed: {err}") from err
     if quantization == "int8":
         _check_pixel_input(flatbuffer)
-    return share_vectors(flatbuffer)
+    return flatbuffer
+
+
+def _finished(flatbuffer: bytes, labels: list[str] | None) -> bytes:
+    """The file's bytes: with MediaPipe metadata when ``labels`` is given, small vectors stored once either way."""
+    if labels is None:
+        return share_vectors(flatbuffer)
+    from kerasseg.export.metadata import segmenter_metadata
+
+    return segmenter_metadata(flatbuffer, labels)  # compacts after the writer's re-serialization
 
 
 def representative_dataset(data: RepresentativeData, size: tuple[int, int]):
