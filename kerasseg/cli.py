@@ -68,6 +68,12 @@ def _add_train(sub):
     p.add_argument("--weight-decay", type=float, default=1e-4, help="the papers' L2 coefficient (default 1e-4)")
     p.add_argument("--loss", default="ce", choices=("ce", "dice", "lovasz"))
     p.add_argument("--no-class-weights", action="store_true", help="ignore the dataset's class weights")
+    p.add_argument("--class-weight-power", type=float, default=1.0,
+                   help="raise the dataset's class weights to this power (0.5: square root; default 1)")
+    p.add_argument("--scale-range", type=float, nargs=2, default=(0.5, 2.0), metavar=("LOW", "HIGH"),
+                   help="random scale augmentation range (default 0.5 2.0)")
+    p.add_argument("--init-from", default=None, metavar="PATH.keras",
+                   help="warm start: copy the weights of a saved model with the same layers")
     p.add_argument("--steps-per-epoch", type=int, default=None)
     p.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPUs with tensor cores)")
     p.add_argument("--strategy", default="auto", choices=("auto", "one", "mirrored", "tpu"))
@@ -96,6 +102,9 @@ def _add_train(sub):
             weight_decay=args.weight_decay,
             loss=args.loss,
             class_weights=None if args.no_class_weights else "dataset",
+            class_weight_power=args.class_weight_power,
+            scale_range=tuple(args.scale_range),
+            init_from=args.init_from,
             steps_per_epoch=args.steps_per_epoch,
             mixed_precision=args.mixed_precision,
             strategy=args.strategy,

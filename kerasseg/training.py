@@ -277,7 +277,25 @@ def build_model(model: str | keras.Model, classes: int, **options) -> keras.Mode
     return get_model(model, classes=classes, input_shape=(None, None, 3), **options)
 
 
-def _load_data(data, val, data_dir, batch_size: int, input_size, seed: int):
+def init_weights(model: keras.Model, path) -> None:
+    """Warm start: copies every weight of the saved model ``path`` (``.keras``) into ``model``, layer by name."""
+    source = keras.models.load_model(path, compile=False)
+    layers = {layer.name: layer for layer in source.layers if layer.weights}
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        if layer.name not in layers:
+            raise ValueError(f"init_from {path}: the saved model has no layer {layer.name!r}")
+        values = layers[layer.name].get_weights()
+        expected = [tuple(w.shape) for w in layer.weights]
+        if expected != [v.shape for v in values]:
+            raise ValueError(
+                f"init_from {path}: layer {layer.name!r} expects {expected}, the file gives {[v.shape for v in values]}"
+            )
+        layer.set_weights(values)
+
+
+def _load_data(data, val, data_dir, batch_size: int, input_size, seed: int, scale_range=(0.5, 2.0)):
     """(train, validation, DatasetInfo or None): batched datasets from a spec, or the datasets given."""
     if not isinstance(data, str):
         if isinstance(val, str):
@@ -288,7 +306,7 @@ def _load_data(data, val, data_dir, batch_size: int, input_size, seed: int):
     from kerasseg.data import load_dataset, make_eval_pipeline, make_train_pipeline
 
     raw, info = load_dataset(data, "train", data_dir)
-    train_ds = make_train_pipeline(raw, batch_size, crop_size=tuple(input_size), seed=seed)
+    train_ds = make_train_pipeline(raw, batch_size, crop_size=tuple(input_size), seed=seed, scale_range=scale_range)
     if val is None or isinstance(val, str):
         val = make_eval_pipeline(load_dataset(data, val or "val", data_dir)[0], batch_size=1)
     return train_ds, val or None, info
@@ -329,6 +347,9 @@ def train(
     weight_decay: float | None = 1e-4,
     loss: str = "ce",
     class_weights="dataset",
+    class_weight_power: float = 1.0,
+    scale_range: tuple[float, float] = (0.5, 2.0),
+    init_from=None,
     aux_weight: float = AUX_LOSS_WEIGHT,
     steps_per_epoch: int | None = None,
     mixed_precision: bool = False,
@@ -354,7 +375,7 @@ def train(
     start = time.time()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    train_ds, val_ds, info = _load_data(data, val, data_dir, batch_size, input_size, seed)
+    train_ds, val_ds, info = _load_data(data, val, data_dir, batch_size, input_size, seed, scale_range)
     given_classes = output_classes(model) if isinstance(model, keras.Model) else None
     classes = num_classes or (info.num_classes if info else None) or given_classes
     if not classes:
@@ -362,6 +383,8 @@ def train(
     names = class_names or (info.class_names if info else None)
     if isinstance(class_weights, str) and class_weights == "dataset":
         class_weights = info.class_weights if info is not None and loss == "ce" else None
+    if class_weights is not None and class_weight_power != 1.0:
+        class_weights = [float(w) ** class_weight_power for w in class_weights]
     steps = _epoch_steps(train_ds, steps_per_epoch)
     if steps_per_epoch:
         train_ds = train_ds.repeat()
@@ -378,6 +401,8 @@ def train(
             options.update({"backbone": backbone} if backbone else {})
             options.update({} if isinstance(weights, str) and weights == "default" else {"weights": weights})
             model = build_model(model, classes, **options)
+            if init_from is not None and not resume:
+                init_weights(model, init_from)
             if mixed_precision and model.compute_dtype != "float16":
                 raise ValueError(
                     "mixed_precision: the model was built in float32; build it after "
