@@ -36,7 +36,11 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["kerasseg", "kerasseg.*"]),
+    packages=find_packages(include=["kerasseg", "kerasseg.*"]) + ["kerasseg.zoo_models"],
+    # The zoo's Keras models, labels and cards travel in the wheel (kerasseg.load works after pip install);
+    # the exports are downloaded on demand (kerasseg.zoo.entry_file, SHA-256 from index.json).
+    package_dir={"kerasseg.zoo_models": "saved_models"},
+    package_data={"kerasseg.zoo_models": ["index.json", "*/model.keras", "*/labels.txt", "*/CARD.md"]},
     install_requires=[
         "keras==3.15.1",
         "numpy>=1.26,<3",

@@ -4,15 +4,37 @@
     model = kerasseg.PSPNet(classes=21)
     model.compile("adam", loss=kerasseg.losses.SegmentationCrossEntropy())
     model.fit(images, masks)
+
+Submodules and builders are imported on first use (PEP 562), so ``import kerasseg`` and ``kerasseg --help``
+do not load TensorFlow.
 """
 
+import importlib as _importlib
 import os as _os
 
 _os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
-from kerasseg import data, evaluation, export, layers, losses, metrics, training  # noqa: E402,F401
-from kerasseg.models import *  # noqa: E402,F401,F403
-from kerasseg.models import get_model, inference_model, list_models, model_info  # noqa: E402,F401
-from kerasseg.zoo import load  # noqa: E402,F401
-
 __version__ = "0.1.0"
+
+_SUBMODULES = ("data", "evaluation", "export", "layers", "losses", "metrics", "models", "training", "zoo")
+# Names that live outside kerasseg.models; every other public name is a kerasseg.models name.
+_ELSEWHERE = {"load": "kerasseg.zoo"}
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return _importlib.import_module(f"kerasseg.{name}")
+    if name.startswith("_"):
+        raise AttributeError(f"module 'kerasseg' has no attribute {name!r}")
+    module = _importlib.import_module(_ELSEWHERE.get(name, "kerasseg.models"))
+    if name not in getattr(module, "__all__", ()) and not (name in _ELSEWHERE and hasattr(module, name)):
+        raise AttributeError(f"module 'kerasseg' has no attribute {name!r}")
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    from kerasseg import models
+
+    return sorted({*globals(), *_SUBMODULES, *_ELSEWHERE, *models.__all__})

@@ -7,28 +7,53 @@ import os
 import sys
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _add_models(sub):
     p = sub.add_parser("models", help="list every registered architecture with its paper and parameter count")
-    p.add_argument("--classes", type=int, default=21, help="class count used for the parameter column")
-    p.add_argument("--no-params", action="store_true", help="skip building each model to count parameters")
+    p.add_argument("--count", action="store_true",
+                   help="build each model (weights=None) and count its parameters (slow: minutes for all)")
+    p.add_argument("--classes", type=int, default=21, help="class count for --count (default 21)")
     p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="show only these architectures")
 
     def run(args):
         from kerasseg.models import get_model, list_models, model_info
 
-        print(f"{'name':<22} {'year':<5} {'params':>12}  {'backbones':<40} paper")
+        column = f"params ({args.classes} cl.)" if args.count else "paper params"
+        print(f"{'name':<22} {'year':<5} {column:>16}  {'backbones':<40} paper")
         for name in args.only or list_models():
             info = model_info(name)
-            params = "-"
-            if not args.no_params:
+            if args.count:
                 import keras
 
                 params = f"{get_model(name, classes=args.classes, weights=None).count_params():,}"
                 keras.backend.clear_session()
-            print(f"{name:<22} {info.year:<5} {params:>12}  {', '.join(info.backbones) or '-':<40} {info.paper}")
+            else:
+                figures = [v for k, v in info.published.items() if k.startswith("params") and isinstance(v, int | float)]
+                params = f"{figures[0] / 1e6:.1f}M" if figures else "-"
+            print(f"{name:<22} {info.year:<5} {params:>16}  {', '.join(info.backbones) or '-':<40} {info.paper}")
+
+    p.set_defaults(func=run)
+
+
+def _add_weights(sub):
+    p = sub.add_parser("weights", help="list the ImageNet weight files each backbone needs and which are present")
+
+    def run(args):
+        from kerasseg.backbones import imagenet_weight_files
+        from kerasseg.backbones._weights import weights_cache_dir
+
+        rows = imagenet_weight_files()
+        print(f"weights='imagenet' looks in {weights_cache_dir()} ($KERAS_HOME/models, else ~/.keras/models)")
+        print(f"{'backbone':<12} {'alpha':<6} {'status':<8} file")
+        for row in rows:
+            alpha = "" if row["alpha"] is None else str(row["alpha"])
+            print(f"{row['backbone']:<12} {alpha:<6} {row['status']:<8} {row['file']}")
+        missing = [row for row in rows if row["status"] in ("missing", "corrupt")]
+        if missing:
+            print("\nOffline: download these on a machine with internet and copy them into the folder above:")
+            for row in missing:
+                print(f"  {row['url']}")
 
     p.set_defaults(func=run)
 
@@ -305,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kerasseg", description="Semantic segmentation for Keras 3: train, evaluate, export to TFLite/ONNX."
     )
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow, absl and converter logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in (
         _add_demo,
@@ -315,13 +341,39 @@ def build_parser() -> argparse.ArgumentParser:
         _add_check_data,
         _add_benchmark,
         _add_models,
+        _add_weights,
     ):
         add(sub)
     return parser
 
 
+def _quiet_tensorflow() -> None:
+    """Imports TensorFlow with its native start-up lines (oneDNN, CPU features, absl) sent to /dev/null, and
+    turns TensorFlow's, absl's and the converter's logging down to errors. The CLI's default; ``--verbose``
+    skips it."""
+    import logging
+    import warnings
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    for name in ("absl", "tensorflow", "tf2onnx", "h5py"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="(keras|tensorflow|tf2onnx|google)")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401  (the lines are printed while it loads its native libraries)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if not args.verbose and "tensorflow" not in sys.modules:
+        _quiet_tensorflow()
     try:
         args.func(args)
     except (ValueError, FileNotFoundError) as err:

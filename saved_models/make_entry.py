@@ -39,6 +39,8 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from card import render_card  # noqa: E402
 
+from kerasseg.zoo import write_index  # noqa: E402
+
 ZOO = Path(__file__).resolve().parent
 EXPORTS = ("int8", "fp16", "onnx")
 # Metrics the test reproduces on the first images, per dataset (ISBI: the U-Net paper's pixel error and the IoU
@@ -305,7 +307,8 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=20, help="timed calls per latency figure")
     args = parser.parse_args(argv)
     path = make_entry(args)
-    print(f"wrote {path}")
+    write_index(args.zoo)
+    print(f"wrote {path} and {Path(args.zoo) / 'index.json'}")
     print((path / "CARD.md").read_text())
     return 0
 

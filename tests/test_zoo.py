@@ -137,3 +137,74 @@ def test_entry_files_and_labels(name):
         assert read_labels(path) == names  # MediaPipe's label map, packed in the metadata
         assert list(tflite_input_size(path)) == card["input_size"]
         assert not [op for op in tflite_ops(path) if op.startswith(("Flex", "CUSTOM"))]
+
+
+@pytest.fixture()
+def zoo_server(tmp_path):
+    """A folder of entries served over HTTP on 127.0.0.1: ``(base_url, folder)``."""
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    (served / "tiny").mkdir(parents=True)
+    (served / "tiny" / "labels.txt").write_text("background\nthing\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", served
+    server.shutdown()
+    server.server_close()
+
+
+def test_download_is_hash_checked_and_cached(zoo_server, tmp_path, monkeypatch):
+    import hashlib
+
+    url, served = zoo_server
+    monkeypatch.setenv("KERASSEG_CACHE", str(tmp_path / "cache"))
+    good = hashlib.sha256(b"background\nthing\n").hexdigest()
+    path = zoo.download("tiny", "labels.txt", good, base_url=url)
+    assert path == tmp_path / "cache" / "tiny" / "labels.txt"
+    assert path.read_text() == "background\nthing\n"
+    with pytest.raises(ValueError, match="SHA-256") as error:
+        zoo.download("tiny", "labels.txt", "0" * 64, base_url=url)
+    assert f"{url}/tiny/labels.txt" in str(error.value)
+    assert [p.name for p in (tmp_path / "cache" / "tiny").iterdir()] == ["labels.txt"]  # no partial file left
+    with pytest.raises(FileNotFoundError, match="could not download"):
+        zoo.download("tiny", "model.keras", good, base_url=url)
+
+
+def test_missing_export_is_downloaded_from_the_index(zoo_server, tmp_path, monkeypatch):
+    """An entry installed without its exports (as from a wheel) fetches them from KERASSEG_ZOO_URL."""
+    import shutil
+
+    url, served = zoo_server
+    installed = tmp_path / "installed"
+    (installed / "camvid-mobile").mkdir(parents=True)
+    for file in ("model.keras", "labels.txt", "CARD.md"):
+        shutil.copy(ZOO / "camvid-mobile" / file, installed / "camvid-mobile" / file)
+    shutil.copy(ZOO / "index.json", installed / "index.json")
+    (served / "camvid-mobile").mkdir()
+    shutil.copy(ZOO / "camvid-mobile" / "model_int8.tflite", served / "camvid-mobile")
+    monkeypatch.setattr(zoo, "_roots", lambda root=None: [installed, tmp_path / "cache"])
+    monkeypatch.setattr(zoo, "cache_dir", lambda: tmp_path / "cache")
+    monkeypatch.delenv("KERASSEG_ZOO_URL", raising=False)
+    with pytest.raises(FileNotFoundError, match="KERASSEG_ZOO_URL"):
+        zoo.entry_file("camvid-mobile", "int8")
+    monkeypatch.setenv("KERASSEG_ZOO_URL", url)
+    path = zoo.entry_file("camvid-mobile", "int8")
+    assert path == tmp_path / "cache" / "camvid-mobile" / "model_int8.tflite"
+    assert path.read_bytes() == (ZOO / "camvid-mobile" / "model_int8.tflite").read_bytes()
+    assert zoo.entry_file("camvid-mobile", "keras") == installed / "camvid-mobile" / "model.keras"
+
+
+def test_index_lists_every_committed_file():
+    import hashlib
+
+    listed = zoo.index(ZOO)
+    for name in entries():
+        files = {p.name for p in (ZOO / name).iterdir()}
+        assert set(listed[name]) == files
+        for file, digest in listed[name].items():
+            assert hashlib.sha256((ZOO / name / file).read_bytes()).hexdigest() == digest, f"{name}/{file}"

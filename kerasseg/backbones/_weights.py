@@ -7,6 +7,7 @@ Keras cache ``~/.keras/models`` or ``$KERAS_HOME/models`` for ``"imagenet"``) an
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Callable
@@ -17,8 +18,26 @@ import keras
 KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
 
-def resolve_weights(backbone: str, weights, file_name: str, url_dir: str) -> str:
-    """The local path of ``weights``: ``"imagenet"`` (Keras' cache, downloaded if absent) or a file path."""
+def weights_cache_dir() -> str:
+    """Where ``weights="imagenet"`` looks for Keras' files: ``$KERAS_HOME/models``, else ``~/.keras/models``."""
+    return os.path.join(os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras"), "models")
+
+
+def file_digest(path: str, like: str) -> str:
+    """The hex digest of ``path`` in the algorithm of the published hash ``like`` (32 digits: MD5, else SHA-256)."""
+    digest = hashlib.md5() if len(like) == 32 else hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def resolve_weights(backbone: str, weights, file_name: str, url_dir: str, file_hash: str | None = None) -> str:
+    """The local path of ``weights``: ``"imagenet"`` (Keras' cache, downloaded if absent) or a file path.
+
+    ``file_hash`` (MD5 or SHA-256, as Keras publishes it) is checked by ``keras.utils.get_file`` for a cached file
+    and a download alike; a cached file that does not match is downloaded again.
+    """
     if weights == "imagenet":
         cache_dir = os.environ.get("KERAS_HOME")  # None: Keras' own default (~/.keras)
         try:
@@ -27,12 +46,15 @@ def resolve_weights(backbone: str, weights, file_name: str, url_dir: str) -> str
                 KERAS_APPLICATIONS_URL + url_dir + file_name,
                 cache_subdir="models",
                 cache_dir=cache_dir,
+                file_hash=file_hash,
             )
         except Exception as error:  # no network: say which file to put where
-            where = os.path.join(cache_dir or os.path.join("~", ".keras"), "models", file_name)
+            where = os.path.join(weights_cache_dir(), file_name)
+            state = "does not match its published hash" if os.path.isfile(where) else "is not there"
             raise FileNotFoundError(
-                f"{backbone}: ImageNet weights file {file_name} is not in {where} and could not be downloaded "
-                f"({error}); copy it there or pass weights=<path to the file>"
+                f"{backbone}: ImageNet weights file {where} {state} and could not be downloaded "
+                f"({error}); copy the file from {KERAS_APPLICATIONS_URL + url_dir + file_name} there "
+                f"(`kerasseg weights` lists every file) or pass weights=<path to the file>"
             ) from error
     if not isinstance(weights, str | os.PathLike):
         raise ValueError(f"{backbone}: weights must be None, 'imagenet' or a file path, got {weights!r}")
@@ -51,6 +73,7 @@ def load_backbone_weights(
     reference: Callable[[str | None], keras.Model],
     file_name: str,
     url_dir: str,
+    file_hash: str | None = None,
     unused: tuple[str, ...] = (),
 ) -> None:
     """Copies ``weights`` into the layers between ``inputs`` and ``features``.
@@ -61,7 +84,7 @@ def load_backbone_weights(
     """
     if weights is None:
         return
-    path = resolve_weights(backbone, weights, file_name, url_dir)
+    path = resolve_weights(backbone, weights, file_name, url_dir, file_hash)
     try:
         source = reference(path)
     except (ValueError, OSError, KeyError, TypeError) as error:

@@ -20,7 +20,9 @@ MOBILENET_BACKBONES = {
         "weights_file": "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_224_no_top.h5",
         "weights_url_dir": "mobilenet_v2/",
         "imagenet_alphas": (0.35, 0.5, 0.75, 1.0, 1.3, 1.4),
-        "sha256": {  # of the files keras.applications downloads (as copied to ../shared/weights)
+        # SHA-256 of the files keras.applications downloads (as copied to ../shared/weights); Keras publishes
+        # no hash for MobileNetV2, so the other widths are not checked.
+        "weights_hash": {
             0.35: "df1c3db1d0d9193719c4c70f707c56f7021f999f825bdc57454c275cf6def19f",
             0.5: "279052de2cfa801003aa6cc25cc4d007d35dd0b76f06935268c79788b7642d05",
         },
@@ -158,6 +160,7 @@ def mobilenetv2(
         reference=reference,
         file_name=meta["weights_file"].format(alpha=float(alpha)),
         url_dir=meta["weights_url_dir"],
+        file_hash=meta["weights_hash"].get(float(alpha)),
         unused=() if include_last_conv else ("Conv_1", "Conv_1_bn"),
     )
     return features

@@ -20,6 +20,7 @@ RESNET_BACKBONES = {
         "blocks": (3, 4, 6, 3),
         "weights_file": "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
         "weights_url_dir": "resnet/",
+        "weights_hash": "4d473c1dd8becc155b73f8504c6f6626",  # MD5, keras.applications.resnet.WEIGHTS_HASHES
         "params_no_top": 23_587_712,  # keras.applications documentation
         "features": {
             "stride2": "conv1_relu",
@@ -36,6 +37,7 @@ RESNET_BACKBONES = {
         "blocks": (3, 4, 23, 3),
         "weights_file": "resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5",
         "weights_url_dir": "resnet/",
+        "weights_hash": "88cf7a10940856eca736dc7b7e228a21",  # MD5, keras.applications.resnet.WEIGHTS_HASHES
         "params_no_top": 42_658_176,
         "features": {
             "stride2": "conv1_relu",
@@ -138,6 +140,7 @@ def resnet_v1(name: str, inputs, *, weights=None, output_stride: int = 32, multi
         reference=reference,
         file_name=meta["weights_file"],
         url_dir=meta["weights_url_dir"],
+        file_hash=meta["weights_hash"],
     )
     return features
 

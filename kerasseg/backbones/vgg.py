@@ -20,6 +20,7 @@ VGG_BACKBONES = {
         "preprocessing": "caffe",
         "weights_file": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
         "weights_url_dir": "vgg16/",
+        "weights_hash": "6d6bbae143d832006294945121d1f1fc",  # MD5, as keras.applications.VGG16 checks it
         "params_no_top": 14_714_688,  # keras.applications documentation
         "features": {
             "stride1": "block1_conv2",
@@ -89,6 +90,7 @@ def vgg16(inputs, *, weights=None, output_stride: int = 32, dilated_pooling: str
         reference=reference,
         file_name=meta["weights_file"],
         url_dir=meta["weights_url_dir"],
+        file_hash=meta["weights_hash"],
     )
     return features
 

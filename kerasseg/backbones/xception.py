@@ -20,6 +20,7 @@ XCEPTION_BACKBONES = {
         "preprocessing": "tf",
         "weights_file": "xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
         "weights_url_dir": "xception/",
+        "weights_hash": "b0042744bf5b25fce3cb969f33bebb97",  # MD5, as keras.applications.Xception checks it
         "params_no_top": 20_861_480,  # keras.applications documentation
         "keras_min_size": 71,  # keras.applications.Xception's own check; the backbone runs on smaller inputs
         "features": {
@@ -133,5 +134,6 @@ def xception(inputs, *, weights=None, output_stride: int = 32) -> dict:
         reference=reference,
         file_name=meta["weights_file"],
         url_dir=meta["weights_url_dir"],
+        file_hash=meta["weights_hash"],
     )
     return features
