@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,7 +22,11 @@ import pytest
 from export_helpers import COLOUR_LABELS, interior, stripes_image
 from PIL import Image
 
-WEB = Path(__file__).resolve().parents[2] / "tflite" / "web"
+REPO = Path(__file__).resolve().parents[2]
+WEB = REPO / "tflite" / "web"
+sys.path.insert(0, str(REPO))  # tflite/ is an app folder beside the package
+from tflite.runner import overlay, palette  # noqa: E402
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
@@ -58,11 +63,12 @@ def served(tmp_path):
     server.server_close()
 
 
-def open_page(url: str, fake_video: Path | None = None, timeout_ms: int = 90000) -> dict:
-    """Runs check_page.mjs on ``url``; returns what the page reported."""
-    command = ["node", str(WEB / "check_page.mjs"), url, str(timeout_ms)]
-    if fake_video is not None:
-        command.append(str(fake_video))
+def open_page(
+    url: str, fake_video: Path | None = None, uploads: tuple[str, ...] = (), timeout_ms: int = 90000
+) -> dict:
+    """Runs check_page.mjs on ``url`` (then picks each ``"#input-id=path"`` of ``uploads``); returns what the page
+    reported."""
+    command = ["node", str(WEB / "check_page.mjs"), url, str(timeout_ms), str(fake_video or ""), *uploads]
     out = subprocess.run(command, capture_output=True, text=True, timeout=timeout_ms / 1000 + 60, cwd=WEB)
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -98,6 +104,37 @@ def test_browser_segments_the_stripes(served, colour_exports, mode):
     keep = interior(expected)
     np.testing.assert_array_equal(mask[keep], expected[keep])
     assert result["labels"] == COLOUR_LABELS
+    # What the page draws is what the desktop runner draws: VOC colours at half opacity, class 0 not drawn.
+    canvas = page["canvas"]
+    drawn = np.array(canvas["rgba"], np.int64).reshape(canvas["height"], canvas["width"], 4)[..., :3]
+    expected_overlay = overlay(image, mask, palette(len(COLOUR_LABELS))).astype(np.int64)
+    assert np.abs(drawn - expected_overlay).max() <= 1  # rounding of the blend
+    assert (drawn[mask == 0] == image[mask == 0]).all()
+
+
+def test_a_model_that_fails_to_load_is_reported_and_the_old_one_kept(served, colour_exports, tmp_path):
+    folder, url = served
+    shutil.copy(colour_exports["float32"], folder / "model.tflite")
+    (tmp_path / "broken.tflite").write_bytes(b"not a flatbuffer")
+    image, expected = stripes_image(72, 100)
+    Image.fromarray(image).save(tmp_path / "stripes.png")
+    page = open_page(
+        f"{url}/index.html?model=model.tflite",
+        uploads=(f"#model-file={tmp_path / 'broken.tflite'}", f"#image-file={tmp_path / 'stripes.png'}"),
+    )
+    failed, segmented = page["steps"]
+    assert failed["title"].startswith("error: cannot load the chosen file with the CPU delegate"), failed
+    assert failed["error"] and failed["result"] is None
+    assert segmented["title"] == "done", segmented  # segmented with the model loaded before
+    mask = np.array(segmented["result"]["mask"], np.int64).reshape(expected.shape)
+    np.testing.assert_array_equal(mask[interior(expected)], expected[interior(expected)])
+
+
+def test_missing_model_is_shown_on_the_page(served):
+    _, url = served
+    page = open_page(f"{url}/index.html?model=absent.tflite")
+    assert page["title"].startswith("error: cannot load absent.tflite"), page["title"]
+    assert "absent.tflite" in page["error"]
 
 
 @pytest.mark.parametrize("delegate", ["CPU", "GPU"])
@@ -109,7 +146,8 @@ def test_camera_frames_are_segmented_live(served, colour_exports, tmp_path, dele
     write_y4m(tmp_path / "camera.y4m", [image] * 10)
     frames = 8
     page = open_page(
-        f"{url}/index.html?model=model.tflite&camera=1&frames={frames}&delegate={delegate}", tmp_path / "camera.y4m"
+        f"{url}/index.html?model=model.tflite&camera=1&frames={frames}&delegate={delegate}",
+        tmp_path / "camera.y4m",
     )
     assert page["title"] == "done", page
     camera = page["camera"]

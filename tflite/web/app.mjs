@@ -237,9 +237,17 @@ function reportFrame(run, frame) {
   if (run.target && run.frames === run.target && !document.title.startsWith("error")) document.title = "done";
 }
 
-// Wraps an event handler so that whatever it throws ends up on the page.
+// Wraps an event handler so that whatever it throws ends up on the page; the title tells a test it has finished.
 function guarded(handler) {
-  return (event) => Promise.resolve().then(() => handler(event)).catch(showError);
+  return (event) => {
+    document.title = "working";
+    return Promise.resolve()
+      .then(() => handler(event))
+      .then(() => {
+        document.title = "done";
+      })
+      .catch(showError);
+  };
 }
 
 $("model-file").addEventListener("change", guarded(async (event) => {
