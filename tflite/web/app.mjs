@@ -137,7 +137,10 @@ function drawLegend(present, labels) {
   legend.replaceChildren(...present.map((c) => {
     const entry = document.createElement("span");
     const swatch = document.createElement("i");
-    if (c === 0) swatch.className = "undrawn";
+    if (c === 0) {
+      swatch.className = "undrawn";
+      swatch.title = "class 0 is not drawn";
+    }
     else swatch.style.background = `rgb(${PALETTE[c].join(",")})`;
     entry.append(swatch, labels[c] ?? String(c));
     return entry;
