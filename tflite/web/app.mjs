@@ -75,6 +75,7 @@ function loadSegmenter(source, delegate) {
         outputConfidenceMasks: false,
       });
     } catch (error) {
+      if (task) $("delegate").value = task.delegate;  // the page shows what still runs
       throw new Error(`cannot load ${name} with the ${delegate} delegate: ${error.message ?? error}`);
     }
     const previous = task;
