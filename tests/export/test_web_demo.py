@@ -41,7 +41,10 @@ def _missing() -> str | None:
         return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set $CHROMIUM)"
     if shutil.which("node") is None:
         return "no node on PATH (apt-get install nodejs npm)"
-    for package, file in (("@mediapipe/tasks-vision", "vision_bundle.mjs"), ("puppeteer-core", "package.json")):
+    for package, file in (
+        ("@mediapipe/tasks-vision", "vision_bundle.mjs"),
+        ("puppeteer-core", "package.json"),
+    ):
         if not (WEB / "node_modules" / package / file).is_file():
             return f"tflite/web/node_modules lacks {package} (cd tflite/web && npm ci)"
     return None
