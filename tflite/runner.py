@@ -108,7 +108,13 @@ def read_labels(model_path: str) -> list[str] | None:
 
 
 def overlay(rgb: np.ndarray, mask: np.ndarray, colours: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """The frame with each class's colour blended in at ``alpha``; class 0 (the background) is left as it is.
+
+    The Android app (``Palette.kt``) and the web demo (``app.mjs``) draw the same: VOC colours at half opacity,
+    class 0 not drawn.
+    """
     blended = (1 - alpha) * rgb.astype(np.float32) + alpha * colours[mask].astype(np.float32)
+    blended = np.where((mask == 0)[..., None], rgb.astype(np.float32), blended)
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
 
 
