@@ -189,12 +189,17 @@ def _add_predict(sub):
     p.add_argument("--flip", action="store_true")
     p.add_argument("--crop-size", type=int, nargs=2, default=None, metavar=("H", "W"), help="sliding window")
     p.add_argument("--alpha", type=float, default=0.5, help="mask opacity in the overlays")
+    p.add_argument("--labels", default=None,
+                   help="class names for legend.png, one per line (a zoo entry's labels.txt; default: class i)")
 
     def run(args):
-        from kerasseg.evaluation import load_model, predict_folder
+        from kerasseg.evaluation import load_model, output_classes, predict_folder
+        from kerasseg.evaluation.visualize import write_legend
 
+        model = load_model(args.model)
+        names = _class_names(args.labels, output_classes(model))
         written = predict_folder(
-            load_model(args.model),
+            model,
             args.images,
             args.out,
             scales=args.scales,
@@ -202,7 +207,8 @@ def _add_predict(sub):
             crop_size=args.crop_size,
             alpha=args.alpha,
         )
-        print(f"wrote {len(written) // 2} masks and overlays to {args.out}")
+        legend = write_legend(os.path.join(args.out, "legend.png"), names)
+        print(f"wrote {len(written) // 2} masks and overlays to {args.out}, colours in {legend}")
 
     p.set_defaults(func=run)
 
@@ -317,6 +323,18 @@ def _builder_options(pairs) -> dict:
         except (ValueError, SyntaxError):
             options[key] = text
     return options
+
+
+def _class_names(labels: str | None, classes: int) -> list[str]:
+    """Class names from a label file (one per line), else "class i"; the count must match the model's."""
+    if labels is None:
+        return [f"class {i}" for i in range(classes)]
+    from kerasseg.export import read_label_file
+
+    names = read_label_file(labels)
+    if len(names) != classes:
+        raise ValueError(f"--labels {labels} names {len(names)} classes, the model predicts {classes}")
+    return names
 
 
 def _not_ready(name):

@@ -6,7 +6,7 @@ import sys
 from kerasseg.cli import main
 from kerasseg.models import list_models
 
-SUBCOMMANDS = ("demo", "train", "evaluate", "predict", "export", "check-data", "benchmark", "models")
+SUBCOMMANDS = ("demo", "train", "evaluate", "predict", "export", "check-data", "benchmark", "models", "weights")
 
 
 def test_help_lists_every_subcommand():
@@ -15,15 +15,57 @@ def test_help_lists_every_subcommand():
         assert command in out.stdout
 
 
+def test_help_of_every_verb_does_not_import_tensorflow():
+    """``--help`` answers without loading TensorFlow (seconds, not ten): the package imports lazily."""
+    code = (
+        "import sys, contextlib, io\n"
+        "from kerasseg.cli import main\n"
+        f"for verb in {SUBCOMMANDS!r}:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "        main([verb, '--help'])\n"
+        "import kerasseg\n"
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_commands_are_quiet_by_default():
+    """No TensorFlow/absl/oneDNN start-up lines on stderr unless --verbose."""
+    out = subprocess.run(
+        [sys.executable, "-m", "kerasseg", "models", "--only", "unet"], capture_output=True, text=True, check=True
+    )
+    assert "unet" in out.stdout
+    assert out.stderr == ""
+
+
 def test_models_lists_every_registered_architecture(capsys):
-    assert main(["models", "--no-params"]) == 0
+    assert main(["models"]) == 0
     out = capsys.readouterr().out
     for name in list_models():
         assert name in out
     assert "Ronneberger" in out and "Zhao" in out  # the papers are named
+    assert "29.5M" in out and "20.5M" in out  # SegNet's and DeepLab-LargeFOV's published parameter counts
 
 
 def test_models_counts_parameters(capsys):
-    assert main(["models", "--classes", "2", "--only", "unet"]) == 0
+    assert main(["models", "--count", "--classes", "2", "--only", "unet"]) == 0
     # The same-padded U-Net has the paper's layers (31,030,658 weights on one input channel) on RGB input.
     assert f"{31_030_658 + 2 * 3 * 3 * 64:,}" in capsys.readouterr().out
+
+
+def test_weights_lists_files_and_checks_their_hashes(shared_dir, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    shared = shared_dir / "weights"
+    good = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
+    bad = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.5_224_no_top.h5"
+    (tmp_path / "models").mkdir()
+    shutil.copy(shared / good, tmp_path / "models" / good)
+    (tmp_path / "models" / bad).write_bytes((shared / bad).read_bytes()[:-1000])  # a truncated download
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    assert main(["weights"]) == 0
+    rows = {line.split()[-1]: line.split() for line in capsys.readouterr().out.splitlines() if ".h5" in line}
+    assert rows[good][-2] == "ok"
+    assert rows[bad][-2] == "corrupt"
+    assert rows["resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"][-2] == "missing"

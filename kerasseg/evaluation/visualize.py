@@ -33,6 +33,26 @@ def save_png(image: Image.Image, path: Path) -> Path:
     return path
 
 
+def write_legend(path, class_names: Sequence[str], palette: np.ndarray | None = None) -> Path:
+    """A PNG legend of the masks' colours: one swatch and name per class (matplotlib), written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    palette = np.asarray(voc_palette(max(len(class_names), 2)) if palette is None else palette, np.float32)
+    handles = [Patch(color=palette[i] / 255.0, label=f"{i} {name}") for i, name in enumerate(class_names)]
+    figure = plt.figure(figsize=(3, 0.3 * len(handles) + 0.4))
+    figure.legend(handles=handles, loc="center", frameon=False)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    figure.savefig(tmp, dpi=100)
+    plt.close(figure)
+    os.replace(tmp, path)
+    return path
+
+
 def list_images(folder) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():

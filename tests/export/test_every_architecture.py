@@ -12,8 +12,9 @@ batch norm is chaotic, amplifying a perturbation at every layer (Yang et al., "A
 Normalization", ICLR 2019), and its logits are near-ties; with random weights 10 (architecture, mode) pairs missed
 the criteria (DeepLabv2 and the cascaded DeepLabv3 int8 0.87 / 0.88), with these weights 3 do. Those are listed in
 ``PARITY_GAPS`` with the reason and the figure, held to a floor that still catches a broken export (a wrong
-input scale or a failed op gives ~1/classes), and the test fails when a listed pair meets the criterion again, so
-the list cannot outlive its cause. SegNet's index unpooling is discontinuous, so no weights make its float16 max
+input scale or a failed op gives ~1/classes). A listed pair that meets the criterion on another machine passes:
+quantization numerics differ between CPUs (dilated_frontend int8 gave 0.944 here, 0.966 elsewhere), so the test
+asserts bounds, never that a result stays as bad as it was. SegNet's index unpooling is discontinuous, so no weights make its float16 max
 |Δ| small: a near-tie in a 2×2 window that rounding resolves the other way moves a value to another pixel (24 of
 ~35k windows with float16-rounded weights gave 8.6% of the logit range). FCN-32s predicts from a 2×2 grid at
 64×64 and learns only the majority class in 32 steps, so its argmax checks are weak; its logit checks are not.
@@ -95,8 +96,6 @@ def test_every_mode_exports_with_parity(name, tmp_path):
         if (name, mode) in PARITY_GAPS:
             if report["argmax_agreement"] < GAP_FLOOR[mode]:
                 problems.append(f"{mode}: agreement {report['argmax_agreement']:.3f} below the floor")
-            elif report["passed"]:
-                problems.append(f"{mode}: meets {report['criterion']} now: remove it from PARITY_GAPS")
         elif not report["passed"]:
             problems.append(
                 f"{mode}: {report['criterion']} failed: relative |Δ| {report['relative_max_abs_diff']:.3g}, "
