@@ -51,7 +51,7 @@ setup(
         "ai-edge-litert==2.3.0",
     ],
     extras_require=EXTRAS,
-    entry_points={"console_scripts": ["kerasseg=kerasseg.cli:main"]},
+    entry_points={"console_scripts": ["kerasseg=kerasseg.cli:run"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "License :: OSI Approved :: Apache Software License",

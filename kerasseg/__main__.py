@@ -1,5 +1,5 @@
 import sys
 
-from kerasseg.cli import main
+from kerasseg.cli import run
 
-sys.exit(main())
+sys.exit(run())

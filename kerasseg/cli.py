@@ -252,6 +252,7 @@ def _add_export(sub):
             metadata=not args.no_metadata,
             data_dir=args.data_dir,
             full_resolution=not args.native_resolution,
+            verbose=True,
         )
         print(format_report(report))
         print(f"checked on   {report['data']}; report written to {report['report_path']}")
@@ -365,33 +366,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _quiet_tensorflow() -> None:
-    """Imports TensorFlow with its native start-up lines (oneDNN, CPU features, absl) sent to /dev/null, and
-    turns TensorFlow's, absl's and the converter's logging down to errors. The CLI's default; ``--verbose``
-    skips it."""
+def _quiet_native_logging() -> None:
+    """The CLI's default (``--verbose`` skips it): TensorFlow's, absl's and the converter's logging down to
+    errors, and the native libraries' own stderr lines (oneDNN and CPU-feature notes at import, the calibrator's
+    ``fully_quantize: 0, ...``, LiteRT's ``Created ... XNNPACK delegate``) sent to /dev/null. Python keeps the
+    real stderr, so kerasseg's errors, warnings and progress bars still show."""
     import logging
     import warnings
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     for name in ("absl", "tensorflow", "tf2onnx", "h5py"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="(keras|tensorflow|tf2onnx|google)")
+    warnings.filterwarnings("ignore", module="(keras|tensorflow|tf2onnx|google|absl)")
     sys.stderr.flush()
-    saved = os.dup(2)
+    python_stderr = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import tensorflow  # noqa: F401  (the lines are printed while it loads its native libraries)
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = os.fdopen(python_stderr, "w", buffering=1)
+
+
+def run(argv=None) -> int:
+    """The ``kerasseg`` program: :func:`main`, quiet unless ``--verbose`` (see :func:`_quiet_native_logging`)."""
+    if not build_parser().parse_args(argv).verbose:
+        _quiet_native_logging()
+    return main(argv)
 
 
 def main(argv=None) -> int:
+    """Parses ``argv`` and runs the command; a user error prints ``kerasseg VERB: error: ...`` and returns 2."""
     args = build_parser().parse_args(argv)
-    if not args.verbose and "tensorflow" not in sys.modules:
-        _quiet_tensorflow()
     try:
         args.func(args)
     except (ValueError, FileNotFoundError) as err:
@@ -401,4 +405,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -30,14 +30,16 @@ def export_checked(
     metadata: bool = True,
     data_dir: str | None = None,
     full_resolution: bool = True,
+    verbose: bool = False,
 ) -> dict:
     """Exports ``model`` (a ``keras.Model`` or a ``.keras`` path) to ``out`` and returns its parity report.
 
     ``check``: a dataset spec or a folder of images to check on (default: synthetic shapes, reported as such);
     ``calibration``: the int8 representative images (default: the ``check`` data; int8 needs one of them).
     Labels for the metadata come from ``labels_file``, else from the dataset's class names when they match the
-    model's class count. The report is also written as JSON beside ``out``.
+    model's class count. The report is also written as JSON beside ``out``. ``verbose`` prints each step.
     """
+    say = print if verbose else (lambda *_: None)
     if fmt not in FORMATS:
         raise ValueError(f"Unknown format {fmt!r}; valid formats: {', '.join(FORMATS)}")
     if quantization not in QUANTIZATIONS:
@@ -60,11 +62,15 @@ def export_checked(
     labels = _labels(labels_file, checked, classes)
     if fmt == "tflite":
         representative = calibrating.images if calibrating is not None else None
+        calibrated = f", calibrating on {len(representative)} images" if quantization == "int8" else ""
+        say(f"converting to TFLite {quantization} at {size[0]}x{size[1]}{calibrated} ...", flush=True)
         to_tflite(model, out, quantization, representative, size, labels=labels, metadata=metadata,
                   full_resolution=full_resolution)
     else:
+        say(f"converting to ONNX (opset {opset}) at {size[0]}x{size[1]} ...", flush=True)
         to_onnx(model, out, opset, size, batch=1)
     data = checked or synthetic_check_data(size)
+    say(f"checking against Keras on {len(data.images)} images ...", flush=True)
     report = parity_report(model, out, data.images, data.masks, class_names=labels)
     report["data"] = data.source
     report["report_path"] = write_report(report, out)
