@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import mediapipe as mp
 import numpy as np
 import pytest
-from export_helpers import COLOUR_LABELS, interior, stripes_image
+from export_helpers import COLOUR_LABELS, import_mediapipe, interior, stripes_image
+
+mp = import_mediapipe()
 
 
 def segment(path: str, image: np.ndarray, confidence: bool = False):

@@ -1,6 +1,6 @@
 """The web demo (tflite/web) segments a known image in headless Chromium with MediaPipe Tasks Vision.
 
-Needs Debian's chromium and the demo's npm packages: ``tflite/web/setup.sh`` installs both (CI runs it).
+Needs node, Debian's chromium and the demo's npm packages: ``tools/setup-tests.sh`` installs them (CI runs it).
 """
 
 from __future__ import annotations
@@ -16,10 +16,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from export_helpers import COLOUR_LABELS, interior, stripes_image
+from export_helpers import COLOUR_LABELS, SETUP, interior, stripes_image
 from PIL import Image
 
 WEB = Path(__file__).resolve().parents[2] / "tflite" / "web"
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))  # where check_page.mjs looks
+MISSING = [
+    what
+    for what, present in (
+        ("node", shutil.which("node")),
+        (f"chromium ({CHROMIUM})", CHROMIUM.is_file()),
+        ("the npm package @mediapipe/tasks-vision", (WEB / "node_modules/@mediapipe/tasks-vision").is_dir()),
+        ("the npm package puppeteer-core", (WEB / "node_modules/puppeteer-core").is_dir()),
+    )
+    if not present
+]
+pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"missing {', '.join(MISSING)}: {SETUP} installs them")
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
