@@ -23,7 +23,7 @@ def _record_skip(report) -> None:
 
 
 pytest_runtest_logreport = _record_skip
-pytest_collectreport = _record_skip  # module-level skips (importorskip); pytest-xdist forwards these too
+pytest_collectreport = _record_skip  # module-level skips; pytest-xdist forwards these to the controller too
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
