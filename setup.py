@@ -49,6 +49,8 @@ setup(
         "matplotlib>=3.8",
         # The LiteRT interpreter: every export is checked against Keras, the demo included.
         "ai-edge-litert==2.3.0",
+        # The runtime of the generated metadata classes (kerasseg/export/schemas); TensorFlow needs it too.
+        "flatbuffers>=25.9.23",
     ],
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["kerasseg=kerasseg.cli:run"]},

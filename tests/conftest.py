@@ -10,6 +10,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+# Under CI a skip is a failure: CI installs every outside tool (tools/setup-tests.sh) and has ../shared, so a
+# skipped test there is a test that silently stopped running.
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+_skipped: list[tuple[str, str]] = []  # (test id, reason)
+
+
+def _record_skip(report) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        _skipped.append((report.nodeid, reason.removeprefix("Skipped: ")))
+
+
+pytest_runtest_logreport = _record_skip
+pytest_collectreport = _record_skip  # module-level skips; pytest-xdist forwards these to the controller too
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if CI and _skipped:
+        terminalreporter.section("skipped tests fail the run under CI", red=True)
+        for nodeid, reason in _skipped:
+            terminalreporter.line(f"SKIPPED {nodeid or '(collection)'}: {reason}", red=True)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    # On the pytest-xdist controller only (workers carry "workerinput"), which sees every worker's reports.
+    if CI and _skipped and exitstatus == pytest.ExitCode.OK and not hasattr(session.config, "workerinput"):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import os
 
+import flatbuffers
+from ai_edge_litert import schema_py_generated as schema
+
 
 def share_vectors(flatbuffer: bytes, max_bytes: int = 1 << 16) -> bytes:
-    """Re-serializes a model with each distinct small vector stored once; the graph and weights are unchanged.
+    """Re-serializes a model with each distinct small vector stored once; the graph and weights are unchanged."""
+    return packed(schema.ModelT.InitFromObj(schema.Model.GetRootAs(flatbuffer, 0)), max_bytes)
+
+
+def packed(model: schema.ModelT, max_bytes: int = 1 << 16) -> bytes:
+    """Serializes ``model`` (file identifier "TFL3") with each distinct small vector stored once.
 
     The converter writes every tensor's quantization zero points (int64, all 0 for symmetric int8 weights: 8
     bytes per output channel) and shapes as separate vectors. Flatbuffer tables may point at one shared vector,
     so identical ones are written once: 10-12% of a per-channel int8 MobileNet file.
     """
-    import flatbuffers
-    from tensorflow.lite.python import schema_py_generated as schema
 
     class SharingBuilder(flatbuffers.Builder):
         def CreateNumpyVector(self, x):
@@ -25,20 +31,17 @@ def share_vectors(flatbuffer: bytes, max_bytes: int = 1 << 16) -> bytes:
             return offsets[key]
 
     offsets: dict[tuple, int] = {}
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flatbuffer, 0))
-    builder = SharingBuilder(len(flatbuffer) + 1024)
+    builder = SharingBuilder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
 
 
 def _read_model(path: str):
-    from tensorflow.lite.python import schema_py_generated as schema
-
     if not os.path.isfile(path):
         raise FileNotFoundError(f"TFLite model {path} does not exist")
     with open(path, "rb") as f:
         buf = f.read()
-    return schema, schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(buf, 0))
+    return schema, schema.ModelT.InitFromObj(schema.Model.GetRootAs(buf, 0))
 
 
 def _op_name(schema, code) -> str:

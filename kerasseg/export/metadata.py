@@ -4,123 +4,125 @@ MediaPipe Tasks refuses a float32-input model without ``NormalizationOptions`` m
 pixels in [0, 255] (the backbone's own preprocessing is a layer inside the model), so the normalization is
 mean 0, std 1: MediaPipe then feeds the pixels unchanged. int8 exports take uint8 pixels directly.
 
-The writer is tflite-support's (``pip install --no-deps tflite-support==0.4.4`` and Debian's ``libusb-1.0-0``;
-``--no-deps`` because it pins protobuf < 4). Its top-level package imports protobuf messages generated for
-protobuf 3 and fails under protobuf 5+, so the writer is imported from ``tensorflow_lite_support`` directly,
-which needs only flatbuffers. MediaPipe's own copy of the writer lacks its C++ version helper in the 1.2.x wheels.
+The metadata is what tflite-support's ImageSegmenter metadata writer and MetadataPopulator write, built with
+classes generated from their flatbuffer schemas (:mod:`kerasseg.export.schemas`), so it needs only ``flatbuffers``.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import tempfile
 import zipfile
 from collections.abc import Sequence
 
-from kerasseg.export.flatbuffer import share_vectors
+import flatbuffers
+import numpy as np
+from ai_edge_litert import schema_py_generated as tflite_fb
+
+from kerasseg.export.flatbuffer import packed
+from kerasseg.export.schemas import image_segmenter_metadata_schema_generated as segmenter_fb
+from kerasseg.export.schemas import metadata_schema_generated as metadata_fb
 
 LABEL_FILE = "labels.txt"
-SOFTMAX = 2  # MediaPipe's Activation enum: NONE 0, SIGMOID 1, SOFTMAX 2
-INSTALL_HINT = (
-    "MediaPipe metadata needs tflite-support's metadata writer: pip install --no-deps tflite-support==0.4.4 "
-    "(plus the libusb-1.0-0 system package), or export with metadata=False"
-)
-
-
-def _writer():
-    try:
-        from tensorflow_lite_support.metadata import metadata_schema_py_generated as schema
-        from tensorflow_lite_support.metadata.python.metadata_writers import image_segmenter, metadata_info
-    except ImportError as err:
-        raise ImportError(f"{INSTALL_HINT} ({err})") from err
-    return schema, image_segmenter, metadata_info
+# The model's metadata entry that MetadataPopulator writes and MediaPipe looks up.
+METADATA_NAME = "TFLITE_METADATA"
+# What tflite-support's metadata_version.cc computes: the schema version that added the newest member in use.
+# SubGraphMetadata.custom_metadata (SEGMENTER_METADATA) came in 1.5.0; everything else used here (image
+# properties, normalization, stats, a TENSOR_AXIS_LABELS file without a version field) is in 1.0.0.
+MIN_PARSER_VERSION = "1.5.0"
 
 
 def segmenter_metadata(
     flatbuffer: bytes, labels: Sequence[str], name: str = "kerasseg segmenter", description: str | None = None
 ) -> bytes:
-    """Returns ``flatbuffer`` with ImageSegmenter metadata (mean 0, std 1, RGB) and ``labels`` as its label map."""
+    """Returns ``flatbuffer`` with ImageSegmenter metadata (mean 0, std 1, RGB) and ``labels`` as its label map.
+
+    Small vectors end up stored once (:func:`~kerasseg.export.flatbuffer.share_vectors`).
+    """
     labels = [str(label) for label in labels]
     bad = [label for label in labels if not label or "\n" in label]
     if bad:
         raise ValueError(f"labels must be non-empty single-line names, got {bad!r}")
-    schema, image_segmenter, metadata_info = _writer()
-    with tempfile.TemporaryDirectory() as tmp:
-        label_path = os.path.join(tmp, LABEL_FILE)
-        with open(label_path, "w", encoding="utf-8") as f:
-            f.write("\n".join(labels) + "\n")
-        from tensorflow_lite_support.metadata.python.metadata_writers import writer_utils
-
-        input_md = metadata_info.InputImageTensorMd(
-            name="image",
-            description="RGB pixels in [0, 255], the model's full input size (resize the camera frame to it).",
-            norm_mean=[0.0],
-            norm_std=[1.0],
-            color_space_type=schema.ColorSpaceType.RGB,
-            tensor_type=writer_utils.get_input_tensor_types(bytearray(flatbuffer))[0],
-        )
-        output_md = metadata_info.TensorMd(
-            name="logits",
-            description="Per-pixel class logits (1, H, W, classes); the category mask is their argmax.",
-            associated_files=[metadata_info.LabelFileMd(file_path=label_path)],
-        )
-        general_md = metadata_info.GeneralMd(
-            name=name,
-            description=description or f"Semantic segmentation into {len(labels)} classes, exported by kerasseg.",
-        )
-        writer = image_segmenter.MetadataWriter.create_from_metadata_info(
-            bytearray(flatbuffer), general_md=general_md, input_md=input_md, output_md=output_md
-        )
-        populated = _with_softmax_activation(flatbuffer, bytes(writer.populate()), label_path)
-    return _compacted(populated)
+    description = description or f"Semantic segmentation into {len(labels)} classes, exported by kerasseg."
+    metadata = _finished(model_metadata(name, description), b"M001")
+    label_file = ("\n".join(labels) + "\n").encode("utf-8")
+    return populated(flatbuffer, metadata, {LABEL_FILE: label_file})
 
 
-def _with_softmax_activation(flatbuffer: bytes, populated: bytes, label_path: str) -> bytes:
-    """Adds MediaPipe's ``SEGMENTER_METADATA`` (output activation SOFTMAX) to the subgraph metadata.
+def model_metadata(name: str, description: str) -> metadata_fb.ModelMetadataT:
+    """The ImageSegmenter metadata: RGB pixels in, normalized by mean 0 std 1; logits out, with a label file."""
+    image = metadata_fb.TensorMetadataT(
+        name="image",
+        description="RGB pixels in [0, 255], the model's full input size (resize the camera frame to it).",
+        content=metadata_fb.ContentT(
+            contentPropertiesType=metadata_fb.ContentProperties.ImageProperties,
+            contentProperties=metadata_fb.ImagePropertiesT(colorSpace=metadata_fb.ColorSpaceType.RGB),
+        ),
+        processUnits=[
+            metadata_fb.ProcessUnitT(
+                optionsType=metadata_fb.ProcessUnitOptions.NormalizationOptions,
+                options=metadata_fb.NormalizationOptionsT(mean=[0.0], std=[1.0]),
+            )
+        ],
+        stats=metadata_fb.StatsT(min=[0.0], max=[255.0]),  # pixels, normalized by mean 0 std 1: unchanged
+    )
+    logits = metadata_fb.TensorMetadataT(
+        name="logits",
+        description="Per-pixel class logits (1, H, W, classes); the category mask is their argmax.",
+        content=metadata_fb.ContentT(
+            contentPropertiesType=metadata_fb.ContentProperties.ImageProperties,
+            contentProperties=metadata_fb.ImagePropertiesT(colorSpace=metadata_fb.ColorSpaceType.GRAYSCALE),
+            range=metadata_fb.ValueRangeT(min=1, max=2),  # the mask's dimensions: H and W of (1, H, W, classes)
+        ),
+        stats=metadata_fb.StatsT(),
+        associatedFiles=[
+            metadata_fb.AssociatedFileT(
+                name=LABEL_FILE,
+                description="Labels for categories that the model can recognize.",
+                type=metadata_fb.AssociatedFileType.TENSOR_AXIS_LABELS,
+            )
+        ],
+    )
+    # MediaPipe reads the output activation from this custom metadata; without it, confidence masks are raw
+    # logits instead of probabilities.
+    options = segmenter_fb.ImageSegmenterOptionsT(activation=segmenter_fb.Activation.SOFTMAX)
+    segmenter = metadata_fb.CustomMetadataT(name="SEGMENTER_METADATA", data=_finished(options, b"V001"))
+    subgraph = metadata_fb.SubGraphMetadataT(
+        inputTensorMetadata=[image], outputTensorMetadata=[logits], customMetadata=[segmenter]
+    )
+    return metadata_fb.ModelMetadataT(
+        name=name, description=description, subgraphMetadata=[subgraph], minParserVersion=MIN_PARSER_VERSION
+    )
 
-    MediaPipe reads the activation from this custom metadata (schema ``image_segmenter_metadata_schema.fbs``:
-    table ImageSegmenterOptions {activation: byte; min_parser_version: string}, file identifier "V001");
-    without it, confidence masks are raw logits instead of probabilities. tflite-support's writer predates it.
+
+def populated(flatbuffer: bytes, metadata: bytes, files: dict[str, bytes]) -> bytes:
+    """``flatbuffer`` with ``metadata`` as its "TFLITE_METADATA" and ``files`` appended, as MetadataPopulator does.
+
+    The metadata goes in a model buffer that a ``Model.metadata`` entry of that name points at (replacing an
+    earlier one); the files go in a zip archive appended to the flatbuffer, where zip readers look (from the end).
     """
-    import flatbuffers
-    from tensorflow_lite_support.metadata import metadata_schema_py_generated as schema
-    from tensorflow_lite_support.metadata.python import metadata
-
-    buffer = metadata.MetadataDisplayer.with_model_buffer(populated).get_metadata_buffer()
-    model_metadata = schema.ModelMetadataT.InitFromObj(schema.ModelMetadata.GetRootAsModelMetadata(buffer, 0))
-    options = flatbuffers.Builder(0)
-    options.StartObject(2)
-    options.PrependInt8Slot(0, SOFTMAX, 0)
-    options.Finish(options.EndObject(), b"V001")
-    custom = schema.CustomMetadataT()
-    custom.name = "SEGMENTER_METADATA"
-    custom.data = list(options.Output())
-    model_metadata.subgraphMetadata[0].customMetadata = [custom]
-    builder = flatbuffers.Builder(0)
-    builder.Finish(model_metadata.Pack(builder), metadata.MetadataPopulator.METADATA_FILE_IDENTIFIER)
-    populator = metadata.MetadataPopulator.with_model_buffer(bytearray(flatbuffer))
-    populator.load_metadata_buffer(builder.Output())
-    populator.load_associated_files([label_path])
-    populator.populate()
-    return bytes(populator.get_model_buffer())
-
-
-def _compacted(populated: bytes) -> bytes:
-    """``populated`` with its small vectors shared again (:func:`share_vectors`), associated files kept.
-
-    The metadata populator re-serializes the model and undoes the converter output's sharing (12% of a
-    per-channel int8 MobileNet). Its associated files are a zip archive appended to the flatbuffer, so they are
-    read, the flatbuffer is compacted, and the archive is appended again, as the populator itself appends it.
-    """
-    with zipfile.ZipFile(io.BytesIO(populated)) as archive:
-        files = {name: archive.read(name) for name in archive.namelist()}
-    out = io.BytesIO(share_vectors(populated))
+    model = tflite_fb.ModelT.InitFromObj(tflite_fb.Model.GetRootAs(flatbuffer, 0))
+    buffer = tflite_fb.BufferT(data=np.frombuffer(metadata, np.uint8))
+    entry = next((m for m in model.metadata or [] if m.name.decode() == METADATA_NAME), None)
+    if entry is not None:
+        model.buffers[entry.buffer] = buffer
+    else:
+        model.buffers.append(buffer)
+        entry = tflite_fb.MetadataT(name=METADATA_NAME, buffer=len(model.buffers) - 1)
+        model.metadata = [*(model.metadata or []), entry]
+    out = io.BytesIO(packed(model))
     out.seek(0, io.SEEK_END)
     with zipfile.ZipFile(out, "a") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
+        for file_name, data in files.items():
+            archive.writestr(file_name, data)
     return out.getvalue()
+
+
+def _finished(table, file_identifier: bytes) -> bytes:
+    """A root flatbuffer of ``table`` (an object-API ``...T``), tagged with its schema's file identifier."""
+    builder = flatbuffers.Builder(0)
+    builder.Finish(table.Pack(builder), file_identifier)
+    return bytes(builder.Output())
 
 
 def read_labels(path: str) -> list[str] | None:

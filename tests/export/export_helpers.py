@@ -3,13 +3,18 @@ models given trained-like weights for parity checks."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import keras
 import numpy as np
+import pytest
 
 from kerasseg.layers import BackbonePreprocessing
 from kerasseg.models import segmentation_input, segmentation_model
 
 COLOUR_LABELS = ["red", "green", "blue", "dark"]
+# What a test whose outside tool is missing tells the user to run (CI runs it; there, a skip fails the run).
+SETUP = "bash tools/setup-tests.sh"
 # Stripes of the test image, left to right, and the class each one is.
 STRIPES = [((255, 0, 0), 0), ((0, 255, 0), 1), ((0, 0, 255), 2), ((0, 0, 0), 3), ((250, 30, 20), 0)]
 DARK_THRESHOLD = 64.0  # a pixel whose channels all lie below this is "dark"
@@ -103,3 +108,15 @@ def briefly_trained(model: keras.Model, images: np.ndarray, epochs: int = 4, bat
     model.compile(keras.optimizers.Adam(1e-3), loss=SegmentationCrossEntropy(), jit_compile=False)
     model.fit(images, dominant_colour_labels(images), batch_size=batch_size, epochs=epochs, verbose=0)
     return exercised(model, images[: 4 * batch_size])
+
+
+def import_mediapipe():
+    """The ``mediapipe`` module, or a skip that says how to install it (not a pip extra: see tools/setup-tests.sh).
+
+    Only an absent package skips; an installed one that fails to import (say, without cv2) fails the test.
+    """
+    if importlib.util.find_spec("mediapipe") is None:
+        pytest.skip(f"mediapipe is not installed: {SETUP} installs it", allow_module_level=True)
+    import mediapipe
+
+    return mediapipe

@@ -23,10 +23,9 @@ asserts bounds, never that a result stays as bad as it was. SegNet's index unpoo
 from __future__ import annotations
 
 import keras
-import mediapipe as mp
 import numpy as np
 import pytest
-from export_helpers import briefly_trained, dominant_colour_labels
+from export_helpers import briefly_trained, dominant_colour_labels, import_mediapipe
 from model_checks import build_small, structured_images
 
 from kerasseg.export import QUANTIZATIONS, parity_report, tflite_ops, to_onnx, to_tflite_modes
@@ -60,6 +59,7 @@ def _logits(model: keras.Model, images: np.ndarray) -> np.ndarray:
 
 
 def _mediapipe_mask(path: str, image: np.ndarray) -> np.ndarray:
+    mp = import_mediapipe()
     from mediapipe.tasks.python import BaseOptions, vision
 
     options = vision.ImageSegmenterOptions(base_options=BaseOptions(model_asset_path=path), output_category_mask=True)

@@ -1,13 +1,12 @@
-"""MediaPipe Tasks' ImageSegmenter (Python API, mediapipe==1.2.3) loads kerasseg exports and segments correctly."""
+"""MediaPipe Tasks' ImageSegmenter (Python API, mediapipe==1.1.0) loads kerasseg exports and segments correctly."""
 
 from __future__ import annotations
 
-import mediapipe as mp
 import numpy as np
 import pytest
-from export_helpers import COLOUR_LABELS, interior, stripes_image
+from export_helpers import COLOUR_LABELS, import_mediapipe, interior, stripes_image
 
-from kerasseg.export import read_labels, segmenter_metadata
+mp = import_mediapipe()
 
 
 def segment(path: str, image: np.ndarray, confidence: bool = False):
@@ -36,20 +35,6 @@ def test_mediapipe_segments_the_stripes(colour_exports, mode):
     # The metadata declares a softmax output activation: confidence masks are probabilities.
     total = np.sum([m.reshape(72, 100) for m in confidences], axis=0)
     np.testing.assert_allclose(total, 1.0, atol=1e-4)
-
-
-def test_label_map_travels_in_the_file(colour_exports, tmp_path):
-    assert read_labels(colour_exports["int8"]) == COLOUR_LABELS
-    plain = tmp_path / "plain.tflite"
-    plain.write_bytes(b"TFL3 without metadata")
-    assert read_labels(str(plain)) is None
-
-
-def test_labels_must_be_single_line_names(colour_exports):
-    with open(colour_exports["float32"], "rb") as f:
-        flatbuffer = f.read()
-    with pytest.raises(ValueError, match="single-line"):
-        segmenter_metadata(flatbuffer, ["sky", "road\nside"])
 
 
 def test_mediapipe_upsamples_native_resolution_logits(tmp_path):

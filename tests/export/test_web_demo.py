@@ -1,8 +1,8 @@
 """The web demo (tflite/web) in headless Chromium with MediaPipe Tasks Vision: a still image, and the live camera
 (Chromium's fake capture device playing a video of the test stripes) on the CPU and GPU delegates.
 
-Needs Debian's chromium, node, and the demo's npm packages (``cd tflite/web && npm ci``); each test skips, saying
-which is missing, without them.
+Needs Debian's chromium, node, and the demo's npm packages: ``tools/setup-tests.sh`` installs them (CI runs it);
+each test skips, saying which is missing, without them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from export_helpers import COLOUR_LABELS, interior, stripes_image
+from export_helpers import COLOUR_LABELS, SETUP, interior, stripes_image
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,15 +38,15 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 def _missing() -> str | None:
     """Why the browser tests cannot run here, or None."""
     if not Path(CHROMIUM).is_file():
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set $CHROMIUM)"
+        return f"no Chromium at {CHROMIUM} ({SETUP} installs it, or set $CHROMIUM)"
     if shutil.which("node") is None:
-        return "no node on PATH (apt-get install nodejs npm)"
+        return f"no node on PATH ({SETUP} installs it)"
     for package, file in (
         ("@mediapipe/tasks-vision", "vision_bundle.mjs"),
         ("puppeteer-core", "package.json"),
     ):
         if not (WEB / "node_modules" / package / file).is_file():
-            return f"tflite/web/node_modules lacks {package} (cd tflite/web && npm ci)"
+            return f"tflite/web/node_modules lacks {package} ({SETUP} installs it)"
     return None
 
 
