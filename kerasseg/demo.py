@@ -98,7 +98,7 @@ def run_demo(out: str = "kerasseg-demo", seed: int = 0, epochs: int | None = Non
     os.replace(tmp, model_path)
 
     tflite_path = out_dir / "model_int8.tflite"
-    to_tflite(model, str(tflite_path), "int8", representative_data=x_train[:32])
+    to_tflite(model, str(tflite_path), "int8", representative_data=x_train[:32], labels=list(CLASS_NAMES))
     lite_pred = run_tflite(str(tflite_path), x_val).argmax(-1)
     agreement = float((lite_pred == keras_pred).mean())
     lite_ious = SegmentationScores(confusion_matrix(y_val, lite_pred, classes)).iou

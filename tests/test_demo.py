@@ -8,6 +8,7 @@ from PIL import Image
 
 from kerasseg.cli import main
 from kerasseg.data.synthetic import CLASS_NAMES, IGNORE_LABEL, make_shapes
+from kerasseg.export import read_labels
 
 
 def test_synthetic_set_has_four_classes_and_an_ignore_border():
@@ -36,6 +37,7 @@ def test_demo_learns_and_exports(tmp_path, capsys):
     assert model.output_shape == (None, 64, 64, len(CLASS_NAMES))
     tflite = tmp_path / "model_int8.tflite"
     assert tflite.stat().st_size == results["int8_bytes"] < 1_000_000
+    assert read_labels(str(tflite)) == list(CLASS_NAMES)  # MediaPipe metadata with the class names
     picture = Image.open(tmp_path / "predictions.png")
     assert picture.width > 300 and picture.height > 300
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
