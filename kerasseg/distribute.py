@@ -127,7 +127,10 @@ def in_multi_worker_mode(strategy) -> bool:
     """Whether ``strategy`` spans several workers (a ``MultiWorkerMirroredStrategy`` with a cluster)."""
     import tensorflow as tf
 
-    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode()
+    return (
+        isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        and strategy.extended._in_multi_worker_mode()
+    )
 
 
 def distribute_dataset(strategy, dataset, per_worker: bool):
@@ -173,7 +176,9 @@ def distribute_eval(strategy, dataset, ignore_label: int = IGNORE_LABEL):
         raise ValueError("the validation dataset is empty")
 
     def ignored(images, masks):
-        return images, tf.nest.map_structure(lambda m: tf.fill(tf.shape(m), tf.cast(ignore_label, m.dtype)), masks)
+        return images, tf.nest.map_structure(
+            lambda m: tf.fill(tf.shape(m), tf.cast(ignore_label, m.dtype)), masks
+        )
 
     padded = examples.concatenate(examples.take(-size % count).map(ignored))
     share = padded.shard(count, index).batch(1)

@@ -1,4 +1,4 @@
-"""One process of the multi-worker tests: ``kerasseg train`` (the CLI) with a tiny registered model, recording
+"""One process of the multi-worker tests: ``kerasseg train`` (the CLI) with a tiny model registered as ``tiny_mw``, recording
 the example ids this worker augments.
 
 Environment: ``KERASSEG_IDS`` (a JSON file written at exit: the ids in the order augmented, and whether the
@@ -22,7 +22,6 @@ from kerasseg.data import pipelines
 from kerasseg.models import registry
 
 
-@registry.register("tiny", paper="test", year=2024)
 def tiny(classes=3, input_shape=(None, None, 3), weights=None):
     """Two convolutions, no batch norm: its gradients do not depend on how a batch is split across workers."""
     inputs = keras.Input(input_shape, name="image")
@@ -54,6 +53,8 @@ def dump():
             json.dump({"ids": ids, "multi_worker": distribute._STRATEGY is not None}, f)
 
 
-pipelines.Augmenter.__call__ = recording_augment
-atexit.register(dump)
-sys.exit(cli.main(sys.argv[1:]))
+if __name__ == "__main__":
+    registry.register("tiny_mw", paper="test", year=2024)(tiny)
+    pipelines.Augmenter.__call__ = recording_augment
+    atexit.register(dump)
+    sys.exit(cli.main(sys.argv[1:]))
