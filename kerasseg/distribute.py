@@ -3,8 +3,8 @@
 Follows TensorFlow's "Multi-worker training with Keras" guide
 (https://www.tensorflow.org/tutorials/distribute/multi_worker_with_keras):
 
-- every worker runs the same program with its own ``TF_CONFIG`` (``cluster`` and ``task``), and the strategy is
-  created before any other TensorFlow op (collective ops are configured at program start-up);
+- every worker runs the same program with its own ``TF_CONFIG`` (``cluster`` and ``task``), and the strategy
+  is created before any other TensorFlow op (collective ops are configured at program start-up);
 - the chief (task ``chief``, else ``worker`` 0) writes the run's files; the other workers must still take part
   in every save, because saving may run collective ops, so they write to a temporary folder of their own
   (:func:`worker_dir`) that is deleted afterwards;
@@ -13,8 +13,8 @@ Follows TensorFlow's "Multi-worker training with Keras" guide
 
 Input: each worker builds its share of every global batch itself (``distribute_datasets_from_function``), see
 :func:`kerasseg.data.pipelines.worker_slice`; a ``tf.data.Dataset`` given by the user is instead sharded by
-``tf.data`` with ``AutoShardPolicy.DATA`` (each worker runs the whole pipeline and keeps its part of each batch). Validation
-examples are dealt round-robin (:func:`distribute_eval`).
+``tf.data`` with ``AutoShardPolicy.DATA`` (each worker runs the whole pipeline and keeps its part of each batch).
+Validation examples are dealt round-robin (:func:`distribute_eval`).
 """
 
 from __future__ import annotations

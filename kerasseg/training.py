@@ -148,10 +148,11 @@ def get_strategy(kind: str = "auto"):
     """A ``tf.distribute`` strategy: multi-worker when ``TF_CONFIG`` names several workers, TPU when present,
     Mirrored over several GPUs, else the default one.
 
-    ``kind``: "auto" (that choice), "multiworker" (``MultiWorkerMirroredStrategy`` from ``TF_CONFIG``, see
-    :mod:`kerasseg.distribute`; create it before any other TensorFlow op), "one" (``OneDeviceStrategy`` on the first GPU, else the CPU), "mirrored"
-    (``MirroredStrategy`` over every GPU, the CPU when there is none) or "tpu" (an error without a TPU). Build and
-    compile the model inside ``strategy.scope()``; ``train`` does it.
+    ``kind``: "auto" (that choice), "one" (``OneDeviceStrategy`` on the first GPU, else the CPU), "mirrored"
+    (``MirroredStrategy`` over every GPU, the CPU when there is none), "tpu" (an error without a TPU) or
+    "multiworker" (``MultiWorkerMirroredStrategy`` from ``TF_CONFIG``, see :mod:`kerasseg.distribute`; it must be
+    created before any other TensorFlow op). Build and compile the model inside ``strategy.scope()``; ``train``
+    does it.
     """
     import tensorflow as tf
 
@@ -264,7 +265,8 @@ def training_callbacks(out_dir, monitor: str | None, *, resume: bool, tensorboar
         print("TensorBoard is not installed (pip install tensorboard): no tensorboard/ logs for this run")
     elif tensorboard and chief:
         callbacks.append(keras.callbacks.TensorBoard(str(out / "tensorboard")))
-    return callbacks + [ResumableBackup(str(mine / "backup"), restore_dir=None if chief else str(out / "backup"))]
+    restore = None if chief else str(out / "backup")  # every worker resumes from the chief's state
+    return callbacks + [ResumableBackup(str(mine / "backup"), restore_dir=restore)]
 
 
 @dataclass
@@ -413,7 +415,9 @@ def train(
     strategy = get_strategy(strategy)  # first: a multi-worker strategy must precede every other TF op
     multi_worker = distribute.in_multi_worker_mode(strategy)
     worker = (distribute.worker_index(), distribute.num_workers()) if multi_worker else None
-    train_ds, val_ds, info = _load_data(data, val, data_dir, batch_size, input_size, seed, scale_range, worker)
+    train_ds, val_ds, info = _load_data(
+        data, val, data_dir, batch_size, input_size, seed, scale_range, worker
+    )
     given_classes = output_classes(model) if isinstance(model, keras.Model) else None
     classes = num_classes or (info.num_classes if info else None) or given_classes
     if not classes:

@@ -1,5 +1,5 @@
-"""One process of the multi-worker tests: ``kerasseg train`` (the CLI) with a tiny model registered as ``tiny_mw``, recording
-the example ids this worker augments.
+"""One process of the multi-worker tests: ``kerasseg train`` (the CLI) with a tiny model registered as
+``tiny_mw``, recording the example ids this worker augments.
 
 Environment: ``KERASSEG_IDS`` (a JSON file written at exit: the ids in the order augmented, and whether the
 process ran a multi-worker strategy), ``KERASSEG_KILL_AT`` (the process SIGKILLs itself when it starts

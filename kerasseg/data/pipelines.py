@@ -127,12 +127,13 @@ def worker_slice(ds: tf.data.Dataset, batch_size: int, worker: tuple[int, int]) 
         raise ValueError(f"the global batch size {batch_size} does not divide among {count} workers")
     size = int(ds.cardinality())
     if size < 0:
-        raise ValueError("multi-worker training needs a dataset of known size, to give every worker equal steps")
+        raise ValueError("multi-worker training needs a dataset of known size, to give all workers equal steps")
     per_worker, batches = batch_size // count, size // batch_size
     ds = ds.take(batches * batch_size).enumerate()
     ds = ds.filter(lambda position, _: position % batch_size // per_worker == index)
     # a known size, so that counting the steps does not read (and reshuffle) the data
-    return ds.map(lambda _, example: example).apply(tf.data.experimental.assert_cardinality(batches * per_worker))
+    ds = ds.map(lambda _, example: example)
+    return ds.apply(tf.data.experimental.assert_cardinality(batches * per_worker))
 
 
 def make_train_pipeline(
