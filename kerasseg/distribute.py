@@ -136,8 +136,8 @@ def in_multi_worker_mode(strategy) -> bool:
 def distribute_dataset(strategy, dataset, per_worker: bool):
     """The training data as ``model.fit`` should get it under ``strategy``.
 
-    ``per_worker=True``: ``dataset`` is already this worker's share, batched by the per-replica batch
-    (``make_train_pipeline(worker=...)``); it is handed over with ``distribute_datasets_from_function``, which
+    ``per_worker=True``: ``dataset`` is already this worker's share (``make_train_pipeline(worker=...)``),
+    re-batched for its replicas when it has several GPUs; it is handed over with ``distribute_datasets_from_function``, which
     neither shards nor rebatches. Otherwise ``dataset`` is the global pipeline, and ``tf.data`` shards it with
     ``AutoShardPolicy.DATA`` (the pipeline must give every worker the same order: shuffle with a fixed seed).
     Single-worker strategies get ``dataset`` unchanged.
@@ -147,6 +147,12 @@ def distribute_dataset(strategy, dataset, per_worker: bool):
     if not in_multi_worker_mode(strategy):
         return dataset
     if per_worker:
+        local = strategy.num_replicas_in_sync // num_workers()  # replicas (GPUs) on each worker
+        if local > 1:  # a worker's share is split among its replicas (not exercised on CPU-only machines)
+            batch = int(tf.nest.flatten(dataset.element_spec)[0].shape[0])
+            if batch % local:
+                raise ValueError(f"a worker's batch of {batch} does not divide among its {local} replicas")
+            dataset = dataset.unbatch().batch(batch // local, drop_remainder=True)
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
         dataset = dataset.with_options(options)
@@ -160,8 +166,8 @@ def distribute_eval(strategy, dataset, ignore_label: int = IGNORE_LABEL):
     """This worker's share of a batched validation dataset ``(images, masks)``, as ``model.fit`` should get it.
 
     The examples are dealt round-robin to the workers, one example per batch; the set is first padded to a
-    multiple of the worker count with copies whose masks are all ``ignore_label``, so every worker runs the same
-    number of steps and no replica gets an empty batch (which Keras 3 does not evaluate correctly). The padding
+    multiple of the replica count with copies whose masks are all ``ignore_label``, so every replica runs the
+    same number of steps and none gets an empty batch (which Keras 3 does not evaluate correctly). The padding
     adds nothing to the confusion matrix, so the validation mIoU is the single-process one; ``val_loss`` counts
     the padding as zero-loss examples. Counting the examples reads the set once.
     """
@@ -169,7 +175,7 @@ def distribute_eval(strategy, dataset, ignore_label: int = IGNORE_LABEL):
 
     if not in_multi_worker_mode(strategy):
         return dataset
-    index, count = worker_index(), num_workers()
+    index, count, replicas = worker_index(), num_workers(), strategy.num_replicas_in_sync
     examples = dataset.unbatch()
     size = int(examples.reduce(0, lambda n, *_: n + 1))
     if size == 0:
@@ -180,7 +186,7 @@ def distribute_eval(strategy, dataset, ignore_label: int = IGNORE_LABEL):
             lambda m: tf.fill(tf.shape(m), tf.cast(ignore_label, m.dtype)), masks
         )
 
-    padded = examples.concatenate(examples.take(-size % count).map(ignored))
+    padded = examples.concatenate(examples.repeat().take(-size % replicas).map(ignored))
     share = padded.shard(count, index).batch(1)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
