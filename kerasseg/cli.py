@@ -101,7 +101,10 @@ def _add_train(sub):
                    help="warm start: copy the weights of a saved model with the same layers")
     p.add_argument("--steps-per-epoch", type=int, default=None)
     p.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPUs with tensor cores)")
-    p.add_argument("--strategy", default="auto", choices=("auto", "one", "mirrored", "tpu"))
+    p.add_argument(
+        "--strategy", default="auto", choices=("auto", "one", "mirrored", "tpu", "multiworker"),
+        help="tf.distribute strategy; multiworker: MultiWorkerMirroredStrategy from TF_CONFIG (docs/cluster.md)",
+    )
     p.add_argument("--no-tensorboard", action="store_true")
     p.add_argument("--seed", type=int, default=0)
 

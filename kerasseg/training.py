@@ -20,6 +20,7 @@ from pathlib import Path
 
 import keras
 
+from kerasseg import distribute
 from kerasseg.data.info import IGNORE_LABEL
 from kerasseg.evaluation import evaluate, output_classes
 from kerasseg.losses import get_loss
@@ -27,7 +28,7 @@ from kerasseg.metrics import MeanIoU, SegmentationScores
 from kerasseg.models.contract import AUX_LOSS_WEIGHT
 
 OPTIMIZERS = ("sgd", "adam")
-STRATEGIES = ("auto", "one", "mirrored", "tpu")
+STRATEGIES = ("auto", "one", "mirrored", "tpu", "multiworker")
 # SGD: PSPNet's base rate (Zhao et al., section 5.1); Adam: Kingma & Ba's default.
 DEFAULT_LEARNING_RATE = {"sgd": 0.01, "adam": 1e-3}
 
@@ -144,16 +145,21 @@ def _tpu_resolver():
 
 
 def get_strategy(kind: str = "auto"):
-    """A ``tf.distribute`` strategy: TPU when present, Mirrored over several GPUs, else the default one.
+    """A ``tf.distribute`` strategy: multi-worker when ``TF_CONFIG`` names several workers, TPU when present,
+    Mirrored over several GPUs, else the default one.
 
     ``kind``: "auto" (that choice), "one" (``OneDeviceStrategy`` on the first GPU, else the CPU), "mirrored"
-    (``MirroredStrategy`` over every GPU, the CPU when there is none) or "tpu" (an error without a TPU). Build and
-    compile the model inside ``strategy.scope()``; ``train`` does it.
+    (``MirroredStrategy`` over every GPU, the CPU when there is none), "tpu" (an error without a TPU) or
+    "multiworker" (``MultiWorkerMirroredStrategy`` from ``TF_CONFIG``, see :mod:`kerasseg.distribute`; it must be
+    created before any other TensorFlow op). Build and compile the model inside ``strategy.scope()``; ``train``
+    does it.
     """
     import tensorflow as tf
 
     if kind not in STRATEGIES:
         raise ValueError(f"Unknown strategy {kind!r}; valid strategies: {', '.join(STRATEGIES)}")
+    if kind == "multiworker" or (kind == "auto" and distribute.num_workers() > 1):
+        return distribute.multi_worker_strategy()
     if kind in ("auto", "tpu"):
         resolver = _tpu_resolver()
         if resolver is not None:
@@ -212,7 +218,26 @@ class BestModelCheckpoint(keras.callbacks.Callback):
 
 class ResumableBackup(keras.callbacks.BackupAndRestore):
     """``BackupAndRestore`` whose weights (with the optimizer state) and epoch counter are written under
-    temporary names and renamed, so a process killed while saving leaves the previous backup intact."""
+    temporary names and renamed, so a process killed while saving leaves the previous backup intact.
+
+    ``restore_dir``: where to restore from when it differs from ``backup_dir`` (a multi-worker job's non-chief
+    workers write their own backup and restore the chief's, so that all resume from one state).
+    """
+
+    def __init__(self, backup_dir, restore_dir=None, **kwargs):
+        super().__init__(backup_dir, **kwargs)
+        self.restore_dir = restore_dir
+
+    def _load_model(self):
+        if self.restore_dir is None:
+            return super()._load_model()
+        own = self._weights_path, self._training_metadata_path
+        self._weights_path = os.path.join(self.restore_dir, os.path.basename(own[0]))
+        self._training_metadata_path = os.path.join(self.restore_dir, os.path.basename(own[1]))
+        try:
+            super()._load_model()
+        finally:
+            self._weights_path, self._training_metadata_path = own
 
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)
@@ -226,16 +251,22 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
 
 def training_callbacks(out_dir, monitor: str | None, *, resume: bool, tensorboard: bool = True) -> list:
     """CSV log, best-mIoU checkpoint (with validation), TensorBoard, and the resumable backup (last, so that a
-    backup marks an epoch whose other outputs are written)."""
-    out = Path(out_dir)
-    callbacks = [keras.callbacks.CSVLogger(str(out / "log.csv"), append=resume)]
+    backup marks an epoch whose other outputs are written).
+
+    In a multi-worker job only the chief logs; every worker saves (saving may run collective ops), the others
+    into their temporary folder (:func:`kerasseg.distribute.worker_dir`).
+    """
+    out, chief = Path(out_dir), distribute.is_chief()
+    mine = distribute.worker_dir(out)
+    callbacks = [keras.callbacks.CSVLogger(str(out / "log.csv"), append=resume)] if chief else []
     if monitor:
-        callbacks.append(BestModelCheckpoint(out / "best.keras", monitor, resume=resume))
-    if tensorboard and importlib.util.find_spec("tensorboard") is None:
+        callbacks.append(BestModelCheckpoint(mine / "best.keras", monitor, resume=resume))
+    if tensorboard and chief and importlib.util.find_spec("tensorboard") is None:
         print("TensorBoard is not installed (pip install tensorboard): no tensorboard/ logs for this run")
-    elif tensorboard:
+    elif tensorboard and chief:
         callbacks.append(keras.callbacks.TensorBoard(str(out / "tensorboard")))
-    return callbacks + [ResumableBackup(str(out / "backup"))]
+    restore = None if chief else str(out / "backup")  # every worker resumes from the chief's state
+    return callbacks + [ResumableBackup(str(mine / "backup"), restore_dir=restore)]
 
 
 @dataclass
@@ -295,8 +326,12 @@ def init_weights(model: keras.Model, path) -> None:
         layer.set_weights(values)
 
 
-def _load_data(data, val, data_dir, batch_size: int, input_size, seed: int, scale_range=(0.5, 2.0)):
-    """(train, validation, DatasetInfo or None): batched datasets from a spec, or the datasets given."""
+def _load_data(
+    data, val, data_dir, batch_size: int, input_size, seed: int, scale_range=(0.5, 2.0), worker=None
+):
+    """(train, validation, DatasetInfo or None): batched datasets from a spec, or the datasets given.
+
+    ``worker=(index, count)``: the training data is this worker's share of each global batch."""
     if not isinstance(data, str):
         if isinstance(val, str):
             raise ValueError(
@@ -306,7 +341,9 @@ def _load_data(data, val, data_dir, batch_size: int, input_size, seed: int, scal
     from kerasseg.data import load_dataset, make_eval_pipeline, make_train_pipeline
 
     raw, info = load_dataset(data, "train", data_dir)
-    train_ds = make_train_pipeline(raw, batch_size, crop_size=tuple(input_size), seed=seed, scale_range=scale_range)
+    train_ds = make_train_pipeline(
+        raw, batch_size, crop_size=tuple(input_size), seed=seed, scale_range=scale_range, worker=worker
+    )
     if val is None or isinstance(val, str):
         val = make_eval_pipeline(load_dataset(data, val or "val", data_dir)[0], batch_size=1)
     return train_ds, val or None, info
@@ -375,7 +412,12 @@ def train(
     start = time.time()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    train_ds, val_ds, info = _load_data(data, val, data_dir, batch_size, input_size, seed, scale_range)
+    strategy = get_strategy(strategy)  # first: a multi-worker strategy must precede every other TF op
+    multi_worker = distribute.in_multi_worker_mode(strategy)
+    worker = (distribute.worker_index(), distribute.num_workers()) if multi_worker else None
+    train_ds, val_ds, info = _load_data(
+        data, val, data_dir, batch_size, input_size, seed, scale_range, worker
+    )
     given_classes = output_classes(model) if isinstance(model, keras.Model) else None
     classes = num_classes or (info.num_classes if info else None) or given_classes
     if not classes:
@@ -391,7 +433,6 @@ def train(
     metadata = out / "backup" / "training_metadata.json"
     resume = metadata.exists()
 
-    strategy = get_strategy(strategy)
     policy = keras.config.dtype_policy()
     if mixed_precision:
         keras.config.set_dtype_policy("mixed_float16")
@@ -432,6 +473,9 @@ def train(
     )
     if resume and verbose:
         print(f"resuming from {metadata.parent} at epoch {json.loads(metadata.read_text())['epoch'] + 1}")
+    if multi_worker:
+        fit_train = distribute.distribute_dataset(strategy, fit_train, per_worker=isinstance(data, str))
+        fit_val = None if fit_val is None else distribute.distribute_eval(strategy, fit_val)
     history = model.fit(
         fit_train,
         validation_data=fit_val,
@@ -440,7 +484,10 @@ def train(
         callbacks=[*cbs[:-1], *callbacks, cbs[-1]],
         verbose=verbose,
     )
-    files = {"last": save_model(model, out / "last.keras"), "log": out / "log.csv"}
+    files = {"last": save_model(model, distribute.worker_dir(out) / "last.keras"), "log": out / "log.csv"}
+    if not distribute.is_chief():  # TF guide: every worker saves, only the chief's files are kept
+        distribute.remove_worker_dir(out)
+        return TrainResult(model, history.history, out, time.time() - start)
     result = TrainResult(model, history.history, out, 0.0, files=files)
     best = out / "best.keras"
     if val_ds is not None and best.exists():

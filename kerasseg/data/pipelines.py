@@ -102,14 +102,38 @@ class Augmenter:
         return out["image"].astype(np.float32), out["mask"].astype(np.int32)
 
 
-def _shuffled(ds: tf.data.Dataset, seed: int, buffer: int | None) -> tf.data.Dataset:
+def _shuffled(ds: tf.data.Dataset, seed: int, buffer: int | None):
+    """``(shuffled examples, decode or None)``: a lazy source is shuffled as file names / encoded bytes and
+    ``decode`` is left to the caller, so that a worker decodes only its own examples."""
     lazy = lazy_source(ds)
-    if lazy is not None:  # shuffle file names / encoded bytes, then decode
+    if lazy is not None:
         source, decode, size = lazy
         buffer = buffer or min(size or LAZY_SHUFFLE_BUFFER, LAZY_SHUFFLE_BUFFER)
-        source = source.shuffle(max(buffer, 1), seed=seed, reshuffle_each_iteration=True)
-        return source.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.shuffle(buffer or DECODED_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
+        return source.shuffle(max(buffer, 1), seed=seed, reshuffle_each_iteration=True), decode
+    return ds.shuffle(buffer or DECODED_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True), None
+
+
+def worker_slice(ds: tf.data.Dataset, batch_size: int, worker: tuple[int, int]) -> tf.data.Dataset:
+    """Worker ``index`` of ``count``'s part of every global batch of ``batch_size`` consecutive examples.
+
+    Every worker shuffles with the same seed, so all see one order; global batch ``k`` is cut into ``count``
+    slices of ``batch_size // count`` and worker ``index`` keeps slice ``index``. The workers' examples are
+    disjoint and together make the single-process batches: this is ``tf.data``'s ``AutoShardPolicy.DATA``
+    applied before decoding and augmenting (TF's multi-worker input guide), so no worker decodes or
+    augments an example it then drops. The trailing partial global batch is dropped.
+    """
+    index, count = worker
+    if batch_size % count:
+        raise ValueError(f"the global batch size {batch_size} does not divide among {count} workers")
+    size = int(ds.cardinality())
+    if size < 0:
+        raise ValueError("multi-worker training needs a dataset of known size, to give all workers equal steps")
+    per_worker, batches = batch_size // count, size // batch_size
+    ds = ds.take(batches * batch_size).enumerate()
+    ds = ds.filter(lambda position, _: position % batch_size // per_worker == index)
+    # a known size, so that counting the steps does not read (and reshuffle) the data
+    ds = ds.map(lambda _, example: example)
+    return ds.apply(tf.data.experimental.assert_cardinality(batches * per_worker))
 
 
 def make_train_pipeline(
@@ -123,18 +147,32 @@ def make_train_pipeline(
     color_jitter: bool = True,
     shuffle_buffer: int | None = None,
     ignore_label: int = IGNORE_LABEL,
+    worker: tuple[int, int] | None = None,
 ) -> tf.data.Dataset:
     """Shuffled, augmented, batched, prefetched ``(images (B, h, w, 3) float32, masks (B, h, w) int32)``.
 
     ``crop_size=(h, w)``: random scale in ``scale_range``, pad, random crop (``augment=False``: pad and random
     crop only). ``crop_size=None``: no scale or crop, so images must share one size to be batched.
     ``augment`` also adds the horizontal flip and the colour jitter. The last partial batch is dropped.
+
+    ``worker=(index, count)``: this worker's share of each global batch of ``batch_size`` (see
+    :func:`worker_slice`), batched by ``batch_size // count``; each example keeps the augmentation seed it has in
+    the single-process pipeline, so the workers' batches together equal it.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if crop_size is not None and (len(crop_size) != 2 or min(crop_size) < 1):
         raise ValueError(f"crop_size must be (height, width) with positive sides, got {crop_size}")
-    ds = _shuffled(ds, seed, shuffle_buffer)
+    ds, decode = _shuffled(ds, seed, shuffle_buffer)
+    # per-example augmentation seeds are attached in the shuffled order, before a worker takes its slice
+    ds = tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True))
+    if worker is not None:
+        ds = worker_slice(ds, batch_size, worker)
+        batch_size //= worker[1]
+    if decode is not None:
+        ds = ds.map(
+            lambda example, s: (decode(*example), s), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+        )
     if augment or crop_size is not None:
         augmenter = Augmenter(
             None if crop_size is None else tuple(int(s) for s in crop_size),
@@ -154,10 +192,9 @@ def make_train_pipeline(
             mask.set_shape([height, width])
             return image, mask
 
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        ds = tf.data.Dataset.zip(ds, seeds).map(
-            augment_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-        )
+        ds = ds.map(augment_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    else:
+        ds = ds.map(lambda example, _: example)
     return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
