@@ -211,17 +211,73 @@ class BestModelCheckpoint(keras.callbacks.Callback):
 
 
 class ResumableBackup(keras.callbacks.BackupAndRestore):
-    """``BackupAndRestore`` whose weights (with the optimizer state) and epoch counter are written under
-    temporary names and renamed, so a process killed while saving leaves the previous backup intact."""
+    """``BackupAndRestore`` that a kill at any instant leaves consistent, kept after training so a finished run can
+    be extended: weights (with the optimizer state) go to a new file per epoch, then ``training_metadata.json``,
+    renamed into place, points at them; older weight files are removed after."""
+
+    def __init__(self, backup_dir):
+        super().__init__(backup_dir, delete_checkpoint=False)
+
+    def on_train_begin(self, logs=None):
+        try:
+            self._load_model()
+        except Exception as err:  # noqa: BLE001 - h5py, JSON and Keras shape errors alike
+            raise ValueError(
+                f"cannot resume from {self.backup_dir}: {str(err).splitlines()[0]}; "
+                "pass --restart (restart=True) to start the run over"
+            ) from None
+
+    def _load_model(self):
+        metadata = Path(self._training_metadata_path)
+        if not metadata.exists():
+            return
+        state = json.loads(metadata.read_text())
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(os.path.join(self.backup_dir, state.get("weights", "latest.weights.h5")))
+        self.model._initial_epoch = state["epoch"]
 
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)
-        weights = os.path.join(self.backup_dir, "partial.weights.h5")
-        metadata = Path(self._training_metadata_path).with_suffix(".partial")
-        self.model.save_weights(weights, overwrite=True)
-        metadata.write_text(json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
-        os.replace(weights, self._weights_path)
-        os.replace(metadata, self._training_metadata_path)
+        name = f"epoch{self._current_epoch}.weights.h5"
+        partial = os.path.join(self.backup_dir, "partial.weights.h5")
+        self.model.save_weights(partial, overwrite=True)
+        os.replace(partial, os.path.join(self.backup_dir, name))
+        state = {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": name}
+        _write_text(Path(self._training_metadata_path), json.dumps(state))
+        for old in Path(self.backup_dir).glob("*.weights.h5"):
+            if old.name != name:
+                old.unlink()
+
+
+def backup_epoch(out_dir) -> int | None:
+    """The number of finished epochs backed up in ``out_dir/backup``, None when there is no backup."""
+    metadata = Path(out_dir) / "backup" / "training_metadata.json"
+    if not metadata.exists():
+        return None
+    try:
+        return int(json.loads(metadata.read_text())["epoch"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(
+            f"cannot resume from {metadata.parent}: {metadata} is damaged ({err}); "
+            "pass --restart (restart=True) to start the run over"
+        ) from None
+
+
+def trim_log(path: Path, epochs: int) -> None:
+    """Keeps the header and the rows of epochs ``< epochs`` of a CSV log: a kill after a row was written and before
+    the backup of its epoch would otherwise log that epoch twice; a half-written last line goes too."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines()
+    if not lines:
+        return
+    width = len(lines[0].split(","))
+    rows = [
+        line for line in lines[1:]
+        if len(line.split(",")) == width and line.split(",")[0].isdigit() and int(line.split(",")[0]) < epochs
+    ]
+    _write_text(path, "\n".join([lines[0], *rows]) + "\n")
 
 
 def training_callbacks(out_dir, monitor: str | None, *, resume: bool, tensorboard: bool = True) -> list:
@@ -267,19 +323,34 @@ def build_model(model: str | keras.Model, classes: int, **options) -> keras.Mode
     output_stride, ...); the builder's defaults hold for the others."""
     if isinstance(model, keras.Model):
         return model
-    from kerasseg.models import get_model, model_info
+    from kerasseg.models import get_model
 
-    params = inspect.signature(model_info(model).builder).parameters
-    if options.get("backbone") and "backbone" not in params:
-        raise ValueError(f"model {model!r} has no backbone option")
+    params = check_model_options(model, options)
     if "aux" in params:
         options.setdefault("aux", True)
     return get_model(model, classes=classes, input_shape=(None, None, 3), **options)
 
 
+def check_model_options(model: str, options: dict) -> dict:
+    """The builder's parameters; an option it does not take is an error that lists the ones it does."""
+    from kerasseg.models import model_info
+
+    params = inspect.signature(model_info(model).builder).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return params
+    valid = sorted(set(params) - {"classes", "input_shape"})
+    for key in options:
+        if key not in params or key in ("classes", "input_shape"):
+            what = "backbone" if key == "backbone" else f"option {key!r}"
+            raise ValueError(f"model {model!r} has no {what} (--option); valid options: {', '.join(valid)}")
+    return params
+
+
 def init_weights(model: keras.Model, path) -> None:
     """Warm start: copies every weight of the saved model ``path`` (``.keras``) into ``model``, layer by name."""
-    source = keras.models.load_model(path, compile=False)
+    from kerasseg.evaluation import load_model
+
+    source = load_model(path, compile=False)
     layers = {layer.name: layer for layer in source.layers if layer.weights}
     for layer in model.layers:
         if not layer.weights:
@@ -295,7 +366,7 @@ def init_weights(model: keras.Model, path) -> None:
         layer.set_weights(values)
 
 
-def _load_data(data, val, data_dir, batch_size: int, input_size, seed: int, scale_range=(0.5, 2.0)):
+def _load_data(data, val, data_dir, batch_size: int, input_size, seed: int, scale_range, classes):
     """(train, validation, DatasetInfo or None): batched datasets from a spec, or the datasets given."""
     if not isinstance(data, str):
         if isinstance(val, str):
@@ -305,26 +376,115 @@ def _load_data(data, val, data_dir, batch_size: int, input_size, seed: int, scal
         return data, val or None, None
     from kerasseg.data import load_dataset, make_eval_pipeline, make_train_pipeline
 
-    raw, info = load_dataset(data, "train", data_dir)
+    raw, info = load_dataset(data, "train", data_dir, classes=classes)
+    if classes and classes != info.num_classes:
+        raise ValueError(f"{data} has {info.num_classes} classes; classes (--classes) {classes} disagrees")
     train_ds = make_train_pipeline(raw, batch_size, crop_size=tuple(input_size), seed=seed, scale_range=scale_range)
     if val is None or isinstance(val, str):
-        val = make_eval_pipeline(load_dataset(data, val or "val", data_dir)[0], batch_size=1)
+        val = make_eval_pipeline(load_dataset(data, val or "val", data_dir, classes=info.num_classes)[0], batch_size=1)
     return train_ds, val or None, info
 
 
-def _epoch_steps(dataset, steps_per_epoch: int | None) -> int:
+def _epoch_steps(dataset, steps_per_epoch: int | None, batch_size: int) -> int:
     import tensorflow as tf
 
-    if steps_per_epoch:
-        return int(steps_per_epoch)
     count = int(dataset.cardinality())
-    if count == tf.data.INFINITE_CARDINALITY:
-        raise ValueError("the training dataset repeats forever: give steps_per_epoch")
     if count == tf.data.UNKNOWN_CARDINALITY:
         count = int(dataset.reduce(0, lambda n, *_: n + 1))
     if count == 0:
-        raise ValueError("the training dataset has no batches (fewer examples than the batch size?)")
+        raise ValueError(f"the training data has no full batch: fewer examples than --batch-size {batch_size}")
+    if steps_per_epoch:
+        return int(steps_per_epoch)
+    if count == tf.data.INFINITE_CARDINALITY:
+        raise ValueError("the training dataset repeats forever: give steps_per_epoch")
     return count
+
+
+def check_arguments(**values) -> None:
+    """Counts, rates and sizes in range, before any expensive work; the error names the flag."""
+    import math
+
+    def fail(name, rule):
+        flag = "--" + name.replace("_", "-").replace("num-classes", "classes")
+        raise ValueError(f"{name} ({flag}) must be {rule}, got {values[name]!r}")
+
+    for name in ("epochs", "batch_size", "steps_per_epoch", "num_classes"):
+        value = values[name]
+        if value is not None and (not isinstance(value, int) or value < 1):
+            fail(name, "a whole number >= 1")
+    size = values["input_size"]
+    if len(size) != 2 or min(int(s) for s in size) < 1:
+        fail("input_size", "two sizes >= 1 (height width)")
+    rate = values["learning_rate"]
+    if rate is not None and not (math.isfinite(rate) and rate > 0):
+        fail("learning_rate", "a positive number")
+    decay = values["weight_decay"]
+    if decay is not None and not (math.isfinite(decay) and decay >= 0):
+        fail("weight_decay", ">= 0")
+    low, high = values["scale_range"]
+    if not 0 < low <= high:
+        fail("scale_range", "LOW HIGH with 0 < LOW <= HIGH")
+    if not math.isfinite(values["class_weight_power"]):
+        fail("class_weight_power", "a finite number")
+    if values["aux_weight"] < 0:
+        fail("aux_weight", ">= 0")
+    for name, valid in (("optimizer", OPTIMIZERS), ("strategy", STRATEGIES), ("loss", ("ce", "dice", "lovasz"))):
+        if values[name] not in valid:
+            fail(name, f"one of {', '.join(valid)}")
+
+
+RUN_FILES = ("run.json", "log.csv", "best.keras", "best.json", "last.keras", "backup")
+
+
+def prepare_run_dir(out: Path, config: dict, epochs: int, restart: bool, verbose: int) -> int:
+    """The finished epochs to resume from (0: a new run); refuses to discard or to mix runs.
+
+    ``restart`` moves a previous run to ``<out>-replaced-<time>``. Otherwise a run folder is resumed or extended
+    with the options it was started with, or the call is refused with what to do.
+    """
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder")
+    found = [name for name in RUN_FILES if (out / name).exists()]
+    if found and restart:
+        moved = out.with_name(f"{out.name}-replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(out, moved)
+        if verbose:
+            print(f"restart: the previous run in {out} was moved to {moved}")
+        found = []
+    out.mkdir(parents=True, exist_ok=True)
+    if not found:
+        return 0
+    if not (out / "run.json").exists():
+        raise ValueError(
+            f"{out} holds files of a run that cannot be resumed ({', '.join(found)}); pass --restart "
+            "(restart=True) to move them aside, or choose another --out"
+        )
+    try:
+        saved = json.loads((out / "run.json").read_text())["config"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{out / 'run.json'} is damaged ({err}); pass --restart to start the run over") from None
+    changed = [key for key in sorted(set(saved) | set(config)) if saved.get(key) != config.get(key)]
+    if changed:
+        what = "; ".join(f"{key} {saved.get(key)!r}, now {config.get(key)!r}" for key in changed)
+        raise ValueError(
+            f"{out} was started with other options ({what}): give the same options to resume it, "
+            "or pass --restart (restart=True) to start over"
+        )
+    done = backup_epoch(out) or 0
+    if done >= epochs:
+        raise ValueError(
+            f"{out} has already trained {done} epochs: pass --epochs N with N > {done} to train more, "
+            "or --restart to start over"
+        )
+    return done
+
+
+def _run_config(model, data, val, **options) -> dict:
+    """What a resumed run must share with the run it continues, as JSON values."""
+    name = model if isinstance(model, str) else f"<model {model.name}>"
+    config = {"model": name, "data": data if isinstance(data, str) else "<dataset>",
+              "val": val if val is None or isinstance(val, (str, bool)) else "<dataset>", **options}
+    return json.loads(json.dumps(config, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
 
 
 def train(
@@ -355,6 +515,8 @@ def train(
     mixed_precision: bool = False,
     strategy: str = "auto",
     seed: int = 0,
+    restart: bool = False,
+    preflight: bool = True,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     tensorboard: bool = True,
     verbose: int = 1,
@@ -364,18 +526,48 @@ def train(
     ``data``: a dataset spec ("camvid", "folder:IMAGES:MASKS", ...; ``val`` is then a split name, default
     "val", or ``False`` for none) or a batched ``tf.data.Dataset`` of ``(images, masks)`` (``val`` a dataset or
     None). Spec data is cropped to ``input_size`` and augmented by ``kerasseg.data.make_train_pipeline``.
+    ``num_classes``: the class count (built-in datasets declare theirs; folder masks must be unambiguous without
+    it). ``preflight`` checks every file of the spec's splits before the first step (``kerasseg check-data``).
     ``class_weights="dataset"`` takes the dataset's own (CamVid: median frequency balancing) for ``loss="ce"``.
     ``mixed_precision`` builds the model under the ``mixed_float16`` policy (so a model given as an object must
-    already be built under it). ``strategy``: see :func:`get_strategy`.
+    already be built under it). ``strategy``: see :func:`get_strategy`. ``seed`` seeds the weights, the data
+    order and the augmentation, and ops run deterministically: the same call gives the same losses.
 
-    Writes ``log.csv``, ``best.keras`` (best validation mIoU) with ``best.json``, ``last.keras``,
-    ``tensorboard/`` and, while running, ``backup/``: rerunning the same command after a crash resumes at the
-    last finished epoch with the optimizer state (and the poly schedule) where it stopped.
+    Writes ``run.json`` (the options), ``log.csv``, ``best.keras`` (best validation mIoU) with ``best.json``,
+    ``last.keras``, ``tensorboard/`` and ``backup/`` (the last finished epoch with the optimizer state). Calling
+    again with the same options resumes an interrupted run, or extends a finished one when ``epochs`` grew: the
+    poly schedule is then recomputed over the new total, so the learning rate continues from the step reached
+    as if the run had been planned that long. Other options are refused; ``restart=True`` moves the old run aside.
     """
     start = time.time()
+    check_arguments(
+        epochs=epochs, batch_size=batch_size, input_size=tuple(input_size), learning_rate=learning_rate,
+        weight_decay=weight_decay, steps_per_epoch=steps_per_epoch, scale_range=tuple(scale_range),
+        num_classes=num_classes, class_weight_power=class_weight_power, aux_weight=aux_weight,
+        optimizer=optimizer, strategy=strategy, loss=loss,
+    )
+    options = dict(model_options or {})
+    options.update({"backbone": backbone} if backbone else {})
+    options.update({} if isinstance(weights, str) and weights == "default" else {"weights": weights})
+    if isinstance(model, str):
+        check_model_options(model, options)
+    if init_from is not None and not Path(init_from).is_file():
+        raise FileNotFoundError(f"init_from (--init-from) {init_from} does not exist")
+    config = _run_config(
+        model, data, val, classes=num_classes, options=options, optimizer=optimizer, learning_rate=learning_rate,
+        weight_decay=weight_decay, loss=loss, class_weights=class_weights, class_weight_power=class_weight_power,
+        scale_range=scale_range, aux_weight=aux_weight, steps_per_epoch=steps_per_epoch, batch_size=batch_size,
+        input_size=input_size, mixed_precision=mixed_precision, seed=seed,
+    )
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    train_ds, val_ds, info = _load_data(data, val, data_dir, batch_size, input_size, seed, scale_range)
+    done = prepare_run_dir(out, config, epochs, restart, verbose)
+
+    train_ds, val_ds, info = _load_data(data, val, data_dir, batch_size, input_size, seed, scale_range, num_classes)
+    if preflight and isinstance(data, str):
+        from kerasseg.data import preflight as check_files
+
+        splits = ["train"] + ([val or "val"] if val is None or isinstance(val, str) else [])
+        check_files(data, splits, data_dir, classes=info.num_classes)
     given_classes = output_classes(model) if isinstance(model, keras.Model) else None
     classes = num_classes or (info.num_classes if info else None) or given_classes
     if not classes:
@@ -385,23 +577,20 @@ def train(
         class_weights = info.class_weights if info is not None and loss == "ce" else None
     if class_weights is not None and class_weight_power != 1.0:
         class_weights = [float(w) ** class_weight_power for w in class_weights]
-    steps = _epoch_steps(train_ds, steps_per_epoch)
+    steps = _epoch_steps(train_ds, steps_per_epoch, batch_size)
     if steps_per_epoch:
         train_ds = train_ds.repeat()
-    metadata = out / "backup" / "training_metadata.json"
-    resume = metadata.exists()
+    resume = done > 0 or (out / "log.csv").exists()
 
+    _seed_everything(seed)
     strategy = get_strategy(strategy)
     policy = keras.config.dtype_policy()
     if mixed_precision:
         keras.config.set_dtype_policy("mixed_float16")
     try:
         with strategy.scope():
-            options = dict(model_options or {})
-            options.update({"backbone": backbone} if backbone else {})
-            options.update({} if isinstance(weights, str) and weights == "default" else {"weights": weights})
             model = build_model(model, classes, **options)
-            if init_from is not None and not resume:
+            if init_from is not None and not done:
                 init_weights(model, init_from)
             if mixed_precision and model.compute_dtype != "float16":
                 raise ValueError(
@@ -427,28 +616,34 @@ def train(
     if has_aux(model):
         fit_train = train_ds.map(aux_targets)
         fit_val = val_ds.map(aux_targets) if val_ds is not None else None
+    trim_log(out / "log.csv", done)
     cbs = training_callbacks(
         out, miou_monitor(model) if val_ds is not None else None, resume=resume, tensorboard=tensorboard
     )
-    if resume and verbose:
-        print(f"resuming from {metadata.parent} at epoch {json.loads(metadata.read_text())['epoch'] + 1}")
-    history = model.fit(
-        fit_train,
-        validation_data=fit_val,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        callbacks=[*cbs[:-1], *callbacks, cbs[-1]],
-        verbose=verbose,
-    )
+    _write_text(out / "run.json", json.dumps({"config": config, "epochs": epochs}, indent=1))
+    if done and verbose:
+        print(f"resuming {out} at epoch {done + 1} of {epochs} (from {out / 'backup'})")
+    from kerasseg.data.folders import file_errors
+
+    with file_errors():
+        history = model.fit(
+            fit_train,
+            validation_data=fit_val,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=[*cbs[:-1], *callbacks, cbs[-1]],
+            verbose=verbose,
+        )
     files = {"last": save_model(model, out / "last.keras"), "log": out / "log.csv"}
     result = TrainResult(model, history.history, out, 0.0, files=files)
     best = out / "best.keras"
     if val_ds is not None and best.exists():
         files["best"] = best
         result.best_epoch = json.loads(best.with_suffix(".json").read_text())["epoch"]
-        result.scores = evaluate(
-            keras.models.load_model(best, compile=False), val_ds, classes, class_names=names
-        )
+        with file_errors():
+            result.scores = evaluate(
+                keras.models.load_model(best, compile=False), val_ds, classes, class_names=names
+            )
         _write_text(out / "best_scores.json", json.dumps(result.scores.to_dict(), indent=1))
         files["scores"] = out / "best_scores.json"
     if (out / "tensorboard").is_dir():
@@ -457,3 +652,11 @@ def train(
     if verbose:
         print(result.summary())
     return result
+
+
+def _seed_everything(seed: int) -> None:
+    """Python, NumPy and TensorFlow seeds, and deterministic TensorFlow ops (tf.data included)."""
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()

@@ -7,6 +7,8 @@ split without a buffer of decoded images.
 
 from __future__ import annotations
 
+import contextlib
+import re
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -164,3 +166,16 @@ def files_dataset(pairs: Sequence[Pair], mapping: LabelMapping) -> tf.data.Datas
     ds = source.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     register_lazy_source(ds, source, decode, len(pairs))
     return ds
+
+
+@contextlib.contextmanager
+def file_errors():
+    """Turns the error a bad file raises inside a ``tf.data`` pipeline (a TensorFlow trace that carries the
+    reader's message) back into that message: ``ValueError("cannot decode mask data/x.png: ...")``."""
+    try:
+        yield
+    except tf.errors.OpError as err:
+        found = re.search(r"(?:ValueError|FileNotFoundError|OSError): (.+)", err.message)
+        if found is None:
+            raise
+        raise ValueError(found.group(1).strip()) from None
