@@ -269,15 +269,19 @@ def trim_log(path: Path, epochs: int) -> None:
     the backup of its epoch would otherwise log that epoch twice; a half-written last line goes too."""
     if not path.exists():
         return
-    lines = path.read_text().splitlines()
+    with open(path, newline="") as f:
+        lines = f.read().splitlines(keepends=True)
     if not lines:
         return
     width = len(lines[0].split(","))
-    rows = [
-        line for line in lines[1:]
-        if len(line.split(",")) == width and line.split(",")[0].isdigit() and int(line.split(",")[0]) < epochs
-    ]
-    _write_text(path, "\n".join([lines[0], *rows]) + "\n")
+
+    def kept(line: str) -> bool:
+        fields = line.rstrip("\r\n").split(",")
+        return line.endswith("\n") and len(fields) == width and fields[0].isdigit() and int(fields[0]) < epochs
+
+    rows = [line for line in lines[1:] if kept(line)]
+    if len(rows) + 1 < len(lines):
+        _write_text(path, "".join([lines[0], *rows]))
 
 
 def training_callbacks(out_dir, monitor: str | None, *, resume: bool, tensorboard: bool = True) -> list:
@@ -582,81 +586,91 @@ def train(
         train_ds = train_ds.repeat()
     resume = done > 0 or (out / "log.csv").exists()
 
-    _seed_everything(seed)
-    strategy = get_strategy(strategy)
-    policy = keras.config.dtype_policy()
-    if mixed_precision:
-        keras.config.set_dtype_policy("mixed_float16")
+    deterministic = _seed_everything(seed)
     try:
-        with strategy.scope():
-            model = build_model(model, classes, **options)
-            if init_from is not None and not done:
-                init_weights(model, init_from)
-            if mixed_precision and model.compute_dtype != "float16":
-                raise ValueError(
-                    "mixed_precision: the model was built in float32; build it after "
-                    "keras.config.set_dtype_policy('mixed_float16') or pass its registered name"
+        strategy = get_strategy(strategy)
+        policy = keras.config.dtype_policy()
+        if mixed_precision:
+            keras.config.set_dtype_policy("mixed_float16")
+        try:
+            with strategy.scope():
+                model = build_model(model, classes, **options)
+                if init_from is not None and not done:
+                    init_weights(model, init_from)
+                if mixed_precision and model.compute_dtype != "float16":
+                    raise ValueError(
+                        "mixed_precision: the model was built in float32; build it after "
+                        "keras.config.set_dtype_policy('mixed_float16') or pass its registered name"
+                    )
+                compile_model(
+                    model,
+                    classes,
+                    optimizer=optimizer,
+                    learning_rate=learning_rate,
+                    epochs=epochs,
+                    steps_per_epoch=steps,
+                    weight_decay=weight_decay,
+                    aux_weight=aux_weight,
+                    class_weights=class_weights,
+                    loss=loss,
                 )
-            compile_model(
-                model,
-                classes,
-                optimizer=optimizer,
-                learning_rate=learning_rate,
-                epochs=epochs,
-                steps_per_epoch=steps,
-                weight_decay=weight_decay,
-                aux_weight=aux_weight,
-                class_weights=class_weights,
-                loss=loss,
-            )
-    finally:
-        keras.config.set_dtype_policy(policy)
+        finally:
+            keras.config.set_dtype_policy(policy)
 
-    fit_train, fit_val = train_ds, val_ds
-    if has_aux(model):
-        fit_train = train_ds.map(aux_targets)
-        fit_val = val_ds.map(aux_targets) if val_ds is not None else None
-    trim_log(out / "log.csv", done)
-    cbs = training_callbacks(
-        out, miou_monitor(model) if val_ds is not None else None, resume=resume, tensorboard=tensorboard
-    )
-    _write_text(out / "run.json", json.dumps({"config": config, "epochs": epochs}, indent=1))
-    if done and verbose:
-        print(f"resuming {out} at epoch {done + 1} of {epochs} (from {out / 'backup'})")
-    from kerasseg.data.folders import file_errors
-
-    with file_errors():
-        history = model.fit(
-            fit_train,
-            validation_data=fit_val,
-            epochs=epochs,
-            steps_per_epoch=steps_per_epoch,
-            callbacks=[*cbs[:-1], *callbacks, cbs[-1]],
-            verbose=verbose,
+        fit_train, fit_val = train_ds, val_ds
+        if has_aux(model):
+            fit_train = train_ds.map(aux_targets)
+            fit_val = val_ds.map(aux_targets) if val_ds is not None else None
+        trim_log(out / "log.csv", done)
+        cbs = training_callbacks(
+            out, miou_monitor(model) if val_ds is not None else None, resume=resume, tensorboard=tensorboard
         )
-    files = {"last": save_model(model, out / "last.keras"), "log": out / "log.csv"}
-    result = TrainResult(model, history.history, out, 0.0, files=files)
-    best = out / "best.keras"
-    if val_ds is not None and best.exists():
-        files["best"] = best
-        result.best_epoch = json.loads(best.with_suffix(".json").read_text())["epoch"]
+        if not (out / "run.json").exists():
+            _write_text(out / "run.json", json.dumps({"config": config, "epochs": epochs}, indent=1))
+        if done and verbose:
+            print(f"resuming {out} at epoch {done + 1} of {epochs} (from {out / 'backup'})")
+        from kerasseg.data.folders import file_errors
+
         with file_errors():
-            result.scores = evaluate(
-                keras.models.load_model(best, compile=False), val_ds, classes, class_names=names
+            history = model.fit(
+                fit_train,
+                validation_data=fit_val,
+                epochs=epochs,
+                steps_per_epoch=steps_per_epoch,
+                callbacks=[*cbs[:-1], *callbacks, cbs[-1]],
+                verbose=verbose,
             )
-        _write_text(out / "best_scores.json", json.dumps(result.scores.to_dict(), indent=1))
-        files["scores"] = out / "best_scores.json"
-    if (out / "tensorboard").is_dir():
-        files["tensorboard"] = out / "tensorboard"
-    result.wall_time = time.time() - start
-    if verbose:
-        print(result.summary())
-    return result
+        files = {"last": save_model(model, out / "last.keras"), "log": out / "log.csv"}
+        _write_text(out / "run.json", json.dumps({"config": config, "epochs": epochs}, indent=1))
+        result = TrainResult(model, history.history, out, 0.0, files=files)
+        best = out / "best.keras"
+        if val_ds is not None and best.exists():
+            files["best"] = best
+            result.best_epoch = json.loads(best.with_suffix(".json").read_text())["epoch"]
+            with file_errors():
+                result.scores = evaluate(
+                    keras.models.load_model(best, compile=False), val_ds, classes, class_names=names
+                )
+            _write_text(out / "best_scores.json", json.dumps(result.scores.to_dict(), indent=1))
+            files["scores"] = out / "best_scores.json"
+        if (out / "tensorboard").is_dir():
+            files["tensorboard"] = out / "tensorboard"
+        result.wall_time = time.time() - start
+        if verbose:
+            print(result.summary())
+        return result
+    finally:
+        deterministic()
 
 
-def _seed_everything(seed: int) -> None:
-    """Python, NumPy and TensorFlow seeds, and deterministic TensorFlow ops (tf.data included)."""
+def _seed_everything(seed: int):
+    """Seeds Python, NumPy and TensorFlow and makes TensorFlow ops (tf.data included) deterministic; returns the
+    function that puts op determinism back as it was, so no global setting outlives the run."""
     import tensorflow as tf
+    from tensorflow.python.framework import config  # disable/is_op_determinism_enabled are not public
 
     keras.utils.set_random_seed(seed)
+    if config.is_op_determinism_enabled():
+        return lambda: None
     tf.config.experimental.enable_op_determinism()
+    return config.disable_op_determinism
