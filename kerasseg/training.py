@@ -327,27 +327,35 @@ def build_model(model: str | keras.Model, classes: int, **options) -> keras.Mode
     output_stride, ...); the builder's defaults hold for the others."""
     if isinstance(model, keras.Model):
         return model
-    from kerasseg.models import get_model
+    from kerasseg.models import get_model, model_info
 
-    params = check_model_options(model, options)
+    check_model_options(model, options)
+    params = inspect.signature(model_info(model).builder).parameters
     if "aux" in params:
         options.setdefault("aux", True)
     return get_model(model, classes=classes, input_shape=(None, None, 3), **options)
 
 
-def check_model_options(model: str, options: dict) -> dict:
-    """The builder's parameters; an option it does not take is an error that lists the ones it does."""
+def check_model_options(model: str, options: dict) -> None:
+    """An option that neither the builder nor its backbone takes is an error that lists the valid ones."""
+    from kerasseg import backbones
     from kerasseg.models import model_info
 
-    params = inspect.signature(model_info(model).builder).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return params
-    valid = sorted(set(params) - {"classes", "input_shape"})
+    def named(function, exclude) -> set[str]:
+        params = inspect.signature(function).parameters.values()
+        return {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)} - set(exclude)
+
+    builder = model_info(model).builder
+    valid = named(builder, ("classes", "input_shape"))
+    params = inspect.signature(builder).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):  # the rest goes to the backbone's builder
+        name = options.get("backbone", params["backbone"].default if "backbone" in params else None)
+        family = getattr(backbones, name, None) if isinstance(name, str) else None
+        valid |= named(family, ("inputs", "weights", "output_stride")) if callable(family) else set()
     for key in options:
-        if key not in params or key in ("classes", "input_shape"):
+        if key not in valid:
             what = "backbone" if key == "backbone" else f"option {key!r}"
-            raise ValueError(f"model {model!r} has no {what} (--option); valid options: {', '.join(valid)}")
-    return params
+            raise ValueError(f"model {model!r} has no {what} (--option); valid options: {', '.join(sorted(valid))}")
 
 
 def init_weights(model: keras.Model, path) -> None:
@@ -409,7 +417,7 @@ def check_arguments(**values) -> None:
     import math
 
     def fail(name, rule):
-        flag = "--" + name.replace("_", "-").replace("num-classes", "classes")
+        flag = {"learning_rate": "--lr", "num_classes": "--classes"}.get(name, "--" + name.replace("_", "-"))
         raise ValueError(f"{name} ({flag}) must be {rule}, got {values[name]!r}")
 
     for name in ("epochs", "batch_size", "steps_per_epoch", "num_classes"):
