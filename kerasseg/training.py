@@ -574,6 +574,7 @@ def train(
     out = Path(out_dir)
     done = prepare_run_dir(out, config, epochs, restart, verbose)
 
+    keras.utils.set_random_seed(seed)  # tf.data's seeded ops depend on the global seed too
     train_ds, val_ds, info = _load_data(data, val, data_dir, batch_size, input_size, seed, scale_range, num_classes)
     if preflight and isinstance(data, str):
         from kerasseg.data import preflight as check_files
