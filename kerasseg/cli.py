@@ -357,7 +357,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, ImportError) as err:  # ImportError: an optional dependency is missing
         print(f"kerasseg {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -339,8 +339,19 @@ def test_export_killed_after_its_rename_never_leaves_a_stale_report(world, tmp_p
     out = tmp_path / "m.tflite"
     out.write_bytes(b"previous export")
     (tmp_path / "m.parity.json").write_text(json.dumps({"size_bytes": len(b"previous export")}))
-    _killed("export-rename", ["export", world["model"], "--input-size", "32", "32", "--out", out], tmp_path)
+    _killed("export-rename", ["export", world["model"], "--input-size", "32", "32", "--no-metadata", "--out", out], tmp_path)
     assert out.read_bytes() != b"previous export"
     report = tmp_path / "m.parity.json"
     assert not report.exists() or json.loads(report.read_text())["size_bytes"] == out.stat().st_size
 
+
+
+def test_log_rows_past_the_backup_and_half_written_lines_are_dropped(tmp_path):
+    from kerasseg.training import trim_log
+
+    log = tmp_path / "log.csv"
+    log.write_bytes(b"epoch,loss\r\n0,1.0\r\n1,0.9\r\n2,0.")
+    trim_log(log, 2)
+    assert log.read_bytes() == b"epoch,loss\r\n0,1.0\r\n1,0.9\r\n"
+    trim_log(log, 2)  # nothing to drop: the file is left as it is
+    assert log.read_bytes() == b"epoch,loss\r\n0,1.0\r\n1,0.9\r\n"
