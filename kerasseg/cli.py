@@ -190,6 +190,8 @@ def _add_predict(sub):
         _check_positive(args, "crop_size", "scales")
         if not 0 <= args.alpha <= 1:
             raise ValueError(f"--alpha must be between 0 and 1, got {args.alpha}")
+        if os.path.exists(args.out) and not os.path.isdir(args.out):
+            raise ValueError(f"--out {args.out} is a file; predict writes a folder (masks/, overlays/)")
         written = predict_folder(
             load_model(args.model),
             args.images,
@@ -287,6 +289,7 @@ def _add_benchmark(sub):
     def run(args):
         from kerasseg.export.profile import benchmark_table, format_benchmark
 
+        _check_positive(args, "runs", "threads", "input_size")
         rows = benchmark_table(
             args.model,
             tuple(args.input_size) if args.input_size else None,

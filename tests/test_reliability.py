@@ -175,11 +175,14 @@ OTHER_ARG_CASES = {
     "evaluate-scale-0": (["evaluate", "--model", "m.keras", "--data", "camvid", "--scales", "0"], "--scales"),
     "predict-alpha": (["predict", "--model", "m.keras", "--images", ".", "--out", "o", "--alpha", "2"], "--alpha"),
     "export-max-images-0": (["export", "m.keras", "--out", "m.tflite", "--max-images", "0"], "--max-images"),
+    "benchmark-runs-0": (["benchmark", "m.tflite", "--runs", "0"], "--runs"),
+    "predict-out-is-a-file": (["predict", "--model", "m.keras", "--images", ".", "--out", "README.md"], "README.md"),
 }
 
 
 @pytest.mark.parametrize("case", OTHER_ARG_CASES, ids=list(OTHER_ARG_CASES))
-def test_bad_arguments_of_other_commands(case, capsys):
+def test_bad_arguments_of_other_commands(case, capsys, monkeypatch):
+    monkeypatch.chdir(REPO)  # README.md is a file there
     argv, word = OTHER_ARG_CASES[case]
     code, _, err = run_cli(capsys, argv)
     assert code == 2 and word in err, err
