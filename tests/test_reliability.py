@@ -124,9 +124,11 @@ def test_evaluate_checks_the_data_against_the_models_classes(world, data, capsys
     assert code == 2 and "images/val/1.png" in err
 
 
-def test_camvid_class_count_is_declared_not_overridden(shared_dir, tmp_path, capsys):
+def test_camvid_class_count_is_declared_not_overridden(world, shared_dir, tmp_path, capsys):
     code, _, err = run_cli(capsys, train_args("camvid", tmp_path / "run", "--classes", "5"))
     assert code == 2 and "camvid has 11 classes" in err and "--classes" in err
+    code, _, err = run_cli(capsys, ["evaluate", "--model", world["model"], "--data", "camvid"])
+    assert code == 2 and "predicts 3 classes" in err and "camvid has 11" in err
 
 
 # --- arguments: checked before any data is read ----------------------------------------------------------------
