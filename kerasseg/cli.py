@@ -19,6 +19,7 @@ def _add_models(sub):
     def run(args):
         from kerasseg.models import get_model, list_models, model_info
 
+        _check_positive(args, "classes")
         column = f"params ({args.classes} cl.)" if args.count else "paper params"
         print(f"{'name':<22} {'year':<5} {column:>16}  {'backbones':<40} paper")
         for name in args.only or list_models():
@@ -107,6 +108,12 @@ def _add_train(sub):
     )
     p.add_argument("--no-tensorboard", action="store_true")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--classes", type=int, default=None,
+                   help="class count (built-in datasets declare theirs; needed for folders with ambiguous masks)")
+    p.add_argument("--restart", action="store_true",
+                   help="start over: move a previous run in --out aside (default: resume or extend it)")
+    p.add_argument("--no-preflight", action="store_true",
+                   help="skip checking every file before training (huge datasets)")
 
     def run(args):
         from kerasseg.training import train
@@ -137,6 +144,9 @@ def _add_train(sub):
             mixed_precision=args.mixed_precision,
             strategy=args.strategy,
             seed=args.seed,
+            num_classes=args.classes,
+            restart=args.restart,
+            preflight=not args.no_preflight,
             tensorboard=not args.no_tensorboard,
         )
 
@@ -154,30 +164,39 @@ def _add_evaluate(sub):
     p.add_argument("--crop-size", type=int, nargs=2, default=None, metavar=("H", "W"), help="sliding window")
     p.add_argument("--crf", action="store_true", help="dense CRF post-processing (needs kerasseg[crf])")
     p.add_argument("--max-images", type=int, default=None)
+    p.add_argument("--no-preflight", action="store_true", help="skip checking every file before evaluating")
 
     def run(args):
-        from kerasseg.data import load_dataset, make_eval_pipeline
-        from kerasseg.evaluation import evaluate, load_model, require_densecrf
+        from kerasseg.data import load_dataset, make_eval_pipeline, preflight
+        from kerasseg.data.folders import file_errors
+        from kerasseg.evaluation import evaluate, load_model, output_classes, require_densecrf
 
         if args.crf:
             try:
                 require_densecrf()
             except ImportError as err:
                 raise SystemExit(f"kerasseg evaluate: error: {err}") from None
+        _check_positive(args, "max_images", "crop_size", "scales")
         model = load_model(args.model)
-        ds, info = load_dataset(args.data, args.split, args.data_dir)
-        scores = evaluate(
-            model,
-            make_eval_pipeline(ds, batch_size=1),
-            info.num_classes,
-            scales=args.scales,
-            flip=args.flip,
-            crop_size=args.crop_size,
-            crf=args.crf,
-            class_names=info.class_names,
-            max_batches=args.max_images,
-            verbose=1,
-        )
+        classes = output_classes(model)
+        ds, info = load_dataset(args.data, args.split, args.data_dir, classes=classes)
+        if info.num_classes != classes:
+            raise ValueError(f"model {args.model} predicts {classes} classes, {args.data} has {info.num_classes}")
+        if not args.no_preflight:
+            preflight(args.data, [args.split], args.data_dir, classes=classes)
+        with file_errors():
+            scores = evaluate(
+                model,
+                make_eval_pipeline(ds, batch_size=1),
+                info.num_classes,
+                scales=args.scales,
+                flip=args.flip,
+                crop_size=args.crop_size,
+                crf=args.crf,
+                class_names=info.class_names,
+                max_batches=args.max_images,
+                verbose=1,
+            )
         print(scores.summary())
 
     p.set_defaults(func=run)
@@ -199,8 +218,15 @@ def _add_predict(sub):
         from kerasseg.evaluation import load_model, output_classes, predict_folder
         from kerasseg.evaluation.visualize import write_legend
 
+        _check_positive(args, "crop_size", "scales")
+        if not 0 <= args.alpha <= 1:
+            raise ValueError(f"--alpha must be between 0 and 1, got {args.alpha}")
+        if os.path.exists(args.out) and not os.path.isdir(args.out):
+            raise ValueError(f"--out {args.out} is a file; predict writes a folder (masks/, overlays/)")
         model = load_model(args.model)
         names = _class_names(args.labels, output_classes(model))
+        os.makedirs(args.out, exist_ok=True)
+        legend = write_legend(os.path.join(args.out, "legend.png"), names)  # first: kept if an image fails
         written = predict_folder(
             model,
             args.images,
@@ -210,7 +236,6 @@ def _add_predict(sub):
             crop_size=args.crop_size,
             alpha=args.alpha,
         )
-        legend = write_legend(os.path.join(args.out, "legend.png"), names)
         print(f"wrote {len(written) // 2} masks and overlays to {args.out}, colours in {legend}")
 
     p.set_defaults(func=run)
@@ -240,6 +265,7 @@ def _add_export(sub):
         from kerasseg.export.parity import format_report
         from kerasseg.export.workflow import export_checked
 
+        _check_positive(args, "max_images", "input_size", "opset")
         report = export_checked(
             args.model,
             args.out,
@@ -275,6 +301,7 @@ def _add_check_data(sub):
     def run(args):
         from kerasseg.data import check_dataset
 
+        _check_positive(args, "classes")
         report = check_dataset(args.spec, args.split, args.data_dir, classes=args.classes)
         print(report)
         if not report.ok:
@@ -298,6 +325,7 @@ def _add_benchmark(sub):
     def run(args):
         from kerasseg.export.profile import benchmark_table, format_benchmark
 
+        _check_positive(args, "runs", "threads", "input_size")
         rows = benchmark_table(
             args.model,
             tuple(args.input_size) if args.input_size else None,
@@ -339,6 +367,15 @@ def _class_names(labels: str | None, classes: int) -> list[str]:
     if len(names) != classes:
         raise ValueError(f"--labels {labels} names {len(names)} classes, the model predicts {classes}")
     return names
+
+
+def _check_positive(args, *names) -> None:
+    """Counts and sizes given on the command line must be positive; the error names the flag."""
+    for name in names:
+        value = getattr(args, name)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if value is not None and (not values or min(values) <= 0):
+            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
 
 
 def _not_ready(name):
@@ -401,7 +438,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, ImportError) as err:  # ImportError: an optional dependency is missing
         print(f"kerasseg {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

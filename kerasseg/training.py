@@ -26,6 +26,15 @@ from kerasseg.evaluation import evaluate, output_classes
 from kerasseg.losses import get_loss
 from kerasseg.metrics import MeanIoU, SegmentationScores
 from kerasseg.models.contract import AUX_LOSS_WEIGHT
+from kerasseg.runs import (
+    BestModelCheckpoint,
+    ResumableBackup,
+    prepare_run_dir,
+    run_config,
+    save_model,
+    trim_log,
+    write_text,
+)
 
 OPTIMIZERS = ("sgd", "adam")
 STRATEGIES = ("auto", "one", "mirrored", "tpu", "multiworker")
@@ -176,79 +185,6 @@ def get_strategy(kind: str = "auto"):
     return tf.distribute.get_strategy()
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def save_model(model: keras.Model, path) -> Path:
-    """``model.save`` under a temporary ``.keras`` name, then an atomic rename onto ``path``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.partial.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
-    return path
-
-
-class BestModelCheckpoint(keras.callbacks.Callback):
-    """Saves the model (``.keras``) whenever the validation mIoU improves, with its record in ``<path>.json``.
-
-    With ``resume`` the record is read back at the start, so a resumed run keeps the best model of the killed one.
-    """
-
-    def __init__(self, path, monitor: str = "val_miou", resume: bool = False):
-        super().__init__()
-        self.path, self.monitor, self.resume = Path(path), monitor, resume
-        self.record_path = self.path.with_suffix(".json")
-        self.best: dict | None = None
-
-    def on_train_begin(self, logs=None):
-        if self.resume and self.record_path.exists() and self.path.exists():
-            self.best = json.loads(self.record_path.read_text())
-
-    def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
-        if value is None or (self.best is not None and value <= self.best[self.monitor]):
-            return
-        save_model(self.model, self.path)
-        self.best = {"epoch": epoch + 1, self.monitor: float(value)}
-        _write_text(self.record_path, json.dumps(self.best))
-
-
-class ResumableBackup(keras.callbacks.BackupAndRestore):
-    """``BackupAndRestore`` whose weights (with the optimizer state) and epoch counter are written under
-    temporary names and renamed, so a process killed while saving leaves the previous backup intact.
-
-    ``restore_dir``: where to restore from when it differs from ``backup_dir`` (a multi-worker job's non-chief
-    workers write their own backup and restore the chief's, so that all resume from one state).
-    """
-
-    def __init__(self, backup_dir, restore_dir=None, **kwargs):
-        super().__init__(backup_dir, **kwargs)
-        self.restore_dir = restore_dir
-
-    def _load_model(self):
-        if self.restore_dir is None:
-            return super()._load_model()
-        own = self._weights_path, self._training_metadata_path
-        self._weights_path = os.path.join(self.restore_dir, os.path.basename(own[0]))
-        self._training_metadata_path = os.path.join(self.restore_dir, os.path.basename(own[1]))
-        try:
-            super()._load_model()
-        finally:
-            self._weights_path, self._training_metadata_path = own
-
-    def _save_model(self):
-        os.makedirs(self.backup_dir, exist_ok=True)
-        weights = os.path.join(self.backup_dir, "partial.weights.h5")
-        metadata = Path(self._training_metadata_path).with_suffix(".partial")
-        self.model.save_weights(weights, overwrite=True)
-        metadata.write_text(json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
-        os.replace(weights, self._weights_path)
-        os.replace(metadata, self._training_metadata_path)
-
-
 def training_callbacks(out_dir, monitor: str | None, *, resume: bool, tensorboard: bool = True) -> list:
     """CSV log, best-mIoU checkpoint (with validation), TensorBoard, and the resumable backup (last, so that a
     backup marks an epoch whose other outputs are written).
@@ -300,17 +236,40 @@ def build_model(model: str | keras.Model, classes: int, **options) -> keras.Mode
         return model
     from kerasseg.models import get_model, model_info
 
+    check_model_options(model, options)
     params = inspect.signature(model_info(model).builder).parameters
-    if options.get("backbone") and "backbone" not in params:
-        raise ValueError(f"model {model!r} has no backbone option")
     if "aux" in params:
         options.setdefault("aux", True)
     return get_model(model, classes=classes, input_shape=(None, None, 3), **options)
 
 
+def check_model_options(model: str, options: dict) -> None:
+    """An option that neither the builder nor its backbone takes is an error that lists the valid ones."""
+    from kerasseg import backbones
+    from kerasseg.models import model_info
+
+    def named(function, exclude) -> set[str]:
+        params = inspect.signature(function).parameters.values()
+        return {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)} - set(exclude)
+
+    builder = model_info(model).builder
+    valid = named(builder, ("classes", "input_shape"))
+    params = inspect.signature(builder).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):  # the rest goes to the backbone's builder
+        name = options.get("backbone", params["backbone"].default if "backbone" in params else None)
+        family = getattr(backbones, name, None) if isinstance(name, str) else None
+        valid |= named(family, ("inputs", "weights", "output_stride")) if callable(family) else set()
+    for key in options:
+        if key not in valid:
+            what = "backbone" if key == "backbone" else f"option {key!r}"
+            raise ValueError(f"model {model!r} has no {what} (--option); valid options: {', '.join(sorted(valid))}")
+
+
 def init_weights(model: keras.Model, path) -> None:
     """Warm start: copies every weight of the saved model ``path`` (``.keras``) into ``model``, layer by name."""
-    source = keras.models.load_model(path, compile=False)
+    from kerasseg.evaluation import load_model
+
+    source = load_model(path, compile=False)
     layers = {layer.name: layer for layer in source.layers if layer.weights}
     for layer in model.layers:
         if not layer.weights:
@@ -326,9 +285,7 @@ def init_weights(model: keras.Model, path) -> None:
         layer.set_weights(values)
 
 
-def _load_data(
-    data, val, data_dir, batch_size: int, input_size, seed: int, scale_range=(0.5, 2.0), worker=None
-):
+def _load_data(data, val, data_dir, batch_size: int, input_size, seed: int, scale_range, classes, worker=None):
     """(train, validation, DatasetInfo or None): batched datasets from a spec, or the datasets given.
 
     ``worker=(index, count)``: the training data is this worker's share of each global batch."""
@@ -340,28 +297,63 @@ def _load_data(
         return data, val or None, None
     from kerasseg.data import load_dataset, make_eval_pipeline, make_train_pipeline
 
-    raw, info = load_dataset(data, "train", data_dir)
+    raw, info = load_dataset(data, "train", data_dir, classes=classes)
+    if classes and classes != info.num_classes:
+        raise ValueError(f"{data} has {info.num_classes} classes; classes (--classes) {classes} disagrees")
     train_ds = make_train_pipeline(
         raw, batch_size, crop_size=tuple(input_size), seed=seed, scale_range=scale_range, worker=worker
     )
     if val is None or isinstance(val, str):
-        val = make_eval_pipeline(load_dataset(data, val or "val", data_dir)[0], batch_size=1)
+        val = make_eval_pipeline(load_dataset(data, val or "val", data_dir, classes=info.num_classes)[0], batch_size=1)
     return train_ds, val or None, info
 
 
-def _epoch_steps(dataset, steps_per_epoch: int | None) -> int:
+def _epoch_steps(dataset, steps_per_epoch: int | None, batch_size: int) -> int:
     import tensorflow as tf
 
-    if steps_per_epoch:
-        return int(steps_per_epoch)
     count = int(dataset.cardinality())
-    if count == tf.data.INFINITE_CARDINALITY:
-        raise ValueError("the training dataset repeats forever: give steps_per_epoch")
     if count == tf.data.UNKNOWN_CARDINALITY:
         count = int(dataset.reduce(0, lambda n, *_: n + 1))
     if count == 0:
-        raise ValueError("the training dataset has no batches (fewer examples than the batch size?)")
+        raise ValueError(f"the training data has no full batch: fewer examples than --batch-size {batch_size}")
+    if steps_per_epoch:
+        return int(steps_per_epoch)
+    if count == tf.data.INFINITE_CARDINALITY:
+        raise ValueError("the training dataset repeats forever: give steps_per_epoch")
     return count
+
+
+def check_arguments(**values) -> None:
+    """Counts, rates and sizes in range, before any expensive work; the error names the flag."""
+    import math
+
+    def fail(name, rule):
+        flag = {"learning_rate": "--lr", "num_classes": "--classes"}.get(name, "--" + name.replace("_", "-"))
+        raise ValueError(f"{name} ({flag}) must be {rule}, got {values[name]!r}")
+
+    for name in ("epochs", "batch_size", "steps_per_epoch", "num_classes"):
+        value = values[name]
+        if value is not None and (not isinstance(value, int) or value < 1):
+            fail(name, "a whole number >= 1")
+    size = values["input_size"]
+    if len(size) != 2 or min(int(s) for s in size) < 1:
+        fail("input_size", "two sizes >= 1 (height width)")
+    rate = values["learning_rate"]
+    if rate is not None and not (math.isfinite(rate) and rate > 0):
+        fail("learning_rate", "a positive number")
+    decay = values["weight_decay"]
+    if decay is not None and not (math.isfinite(decay) and decay >= 0):
+        fail("weight_decay", ">= 0")
+    low, high = values["scale_range"]
+    if not 0 < low <= high:
+        fail("scale_range", "LOW HIGH with 0 < LOW <= HIGH")
+    if not math.isfinite(values["class_weight_power"]):
+        fail("class_weight_power", "a finite number")
+    if values["aux_weight"] < 0:
+        fail("aux_weight", ">= 0")
+    for name, valid in (("optimizer", OPTIMIZERS), ("strategy", STRATEGIES), ("loss", ("ce", "dice", "lovasz"))):
+        if values[name] not in valid:
+            fail(name, f"one of {', '.join(valid)}")
 
 
 def train(
@@ -392,6 +384,8 @@ def train(
     mixed_precision: bool = False,
     strategy: str = "auto",
     seed: int = 0,
+    restart: bool = False,
+    preflight: bool = True,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     tensorboard: bool = True,
     verbose: int = 1,
@@ -401,23 +395,57 @@ def train(
     ``data``: a dataset spec ("camvid", "folder:IMAGES:MASKS", ...; ``val`` is then a split name, default
     "val", or ``False`` for none) or a batched ``tf.data.Dataset`` of ``(images, masks)`` (``val`` a dataset or
     None). Spec data is cropped to ``input_size`` and augmented by ``kerasseg.data.make_train_pipeline``.
+    ``num_classes``: the class count (built-in datasets declare theirs; folder masks must be unambiguous without
+    it). ``preflight`` checks every file of the spec's splits before the first step (``kerasseg check-data``).
     ``class_weights="dataset"`` takes the dataset's own (CamVid: median frequency balancing) for ``loss="ce"``.
     ``mixed_precision`` builds the model under the ``mixed_float16`` policy (so a model given as an object must
-    already be built under it). ``strategy``: see :func:`get_strategy`.
+    already be built under it). ``strategy``: see :func:`get_strategy`. ``seed`` seeds the weights, the data
+    order and the augmentation, and ops run deterministically: the same call gives the same losses.
 
-    Writes ``log.csv``, ``best.keras`` (best validation mIoU) with ``best.json``, ``last.keras``,
-    ``tensorboard/`` and, while running, ``backup/``: rerunning the same command after a crash resumes at the
-    last finished epoch with the optimizer state (and the poly schedule) where it stopped.
+    Writes ``run.json`` (the options), ``log.csv``, ``best.keras`` (best validation mIoU) with ``best.json``,
+    ``last.keras``, ``tensorboard/`` and ``backup/`` (the last finished epoch with the optimizer state). Calling
+    again with the same options resumes an interrupted run, or extends a finished one when ``epochs`` grew: the
+    poly schedule is then recomputed over the new total, so the learning rate continues from the step reached
+    as if the run had been planned that long. Other options are refused; ``restart=True`` moves the old run aside.
     """
     start = time.time()
+    check_arguments(
+        epochs=epochs, batch_size=batch_size, input_size=tuple(input_size), learning_rate=learning_rate,
+        weight_decay=weight_decay, steps_per_epoch=steps_per_epoch, scale_range=tuple(scale_range),
+        num_classes=num_classes, class_weight_power=class_weight_power, aux_weight=aux_weight,
+        optimizer=optimizer, strategy=strategy, loss=loss,
+    )
+    options = dict(model_options or {})
+    options.update({"backbone": backbone} if backbone else {})
+    options.update({} if isinstance(weights, str) and weights == "default" else {"weights": weights})
+    if isinstance(model, str):
+        check_model_options(model, options)
+    if init_from is not None and not Path(init_from).is_file():
+        raise FileNotFoundError(f"init_from (--init-from) {init_from} does not exist")
+    config = run_config(
+        model, data, val, classes=num_classes, options=options, optimizer=optimizer, learning_rate=learning_rate,
+        weight_decay=weight_decay, loss=loss, class_weights=class_weights, class_weight_power=class_weight_power,
+        scale_range=scale_range, aux_weight=aux_weight, steps_per_epoch=steps_per_epoch, batch_size=batch_size,
+        input_size=input_size, mixed_precision=mixed_precision, seed=seed,
+    )
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     strategy = get_strategy(strategy)  # first: a multi-worker strategy must precede every other TF op
     multi_worker = distribute.in_multi_worker_mode(strategy)
+    if multi_worker and restart:
+        raise ValueError("restart (--restart) with several workers: move the run folder aside before starting them")
     worker = (distribute.worker_index(), distribute.num_workers()) if multi_worker else None
+    chief = distribute.is_chief()
+    done = prepare_run_dir(out, config, epochs, restart, verbose)
+
+    keras.utils.set_random_seed(seed)  # tf.data's seeded ops depend on the global seed too
     train_ds, val_ds, info = _load_data(
-        data, val, data_dir, batch_size, input_size, seed, scale_range, worker
+        data, val, data_dir, batch_size, input_size, seed, scale_range, num_classes, worker
     )
+    if preflight and isinstance(data, str):
+        from kerasseg.data import preflight as check_files
+
+        splits = ["train"] + ([val or "val"] if val is None or isinstance(val, str) else [])
+        check_files(data, splits, data_dir, classes=info.num_classes)
     given_classes = output_classes(model) if isinstance(model, keras.Model) else None
     classes = num_classes or (info.num_classes if info else None) or given_classes
     if not classes:
@@ -427,80 +455,102 @@ def train(
         class_weights = info.class_weights if info is not None and loss == "ce" else None
     if class_weights is not None and class_weight_power != 1.0:
         class_weights = [float(w) ** class_weight_power for w in class_weights]
-    steps = _epoch_steps(train_ds, steps_per_epoch)
+    steps = _epoch_steps(train_ds, steps_per_epoch, batch_size)
     if steps_per_epoch:
         train_ds = train_ds.repeat()
-    metadata = out / "backup" / "training_metadata.json"
-    resume = metadata.exists()
+    resume = done > 0 or (out / "log.csv").exists()
 
-    policy = keras.config.dtype_policy()
-    if mixed_precision:
-        keras.config.set_dtype_policy("mixed_float16")
+    deterministic = _seed_everything(seed)
     try:
-        with strategy.scope():
-            options = dict(model_options or {})
-            options.update({"backbone": backbone} if backbone else {})
-            options.update({} if isinstance(weights, str) and weights == "default" else {"weights": weights})
-            model = build_model(model, classes, **options)
-            if init_from is not None and not resume:
-                init_weights(model, init_from)
-            if mixed_precision and model.compute_dtype != "float16":
-                raise ValueError(
-                    "mixed_precision: the model was built in float32; build it after "
-                    "keras.config.set_dtype_policy('mixed_float16') or pass its registered name"
+        policy = keras.config.dtype_policy()
+        if mixed_precision:
+            keras.config.set_dtype_policy("mixed_float16")
+        try:
+            with strategy.scope():
+                model = build_model(model, classes, **options)
+                if init_from is not None and not done:
+                    init_weights(model, init_from)
+                if mixed_precision and model.compute_dtype != "float16":
+                    raise ValueError(
+                        "mixed_precision: the model was built in float32; build it after "
+                        "keras.config.set_dtype_policy('mixed_float16') or pass its registered name"
+                    )
+                compile_model(
+                    model,
+                    classes,
+                    optimizer=optimizer,
+                    learning_rate=learning_rate,
+                    epochs=epochs,
+                    steps_per_epoch=steps,
+                    weight_decay=weight_decay,
+                    aux_weight=aux_weight,
+                    class_weights=class_weights,
+                    loss=loss,
                 )
-            compile_model(
-                model,
-                classes,
-                optimizer=optimizer,
-                learning_rate=learning_rate,
-                epochs=epochs,
-                steps_per_epoch=steps,
-                weight_decay=weight_decay,
-                aux_weight=aux_weight,
-                class_weights=class_weights,
-                loss=loss,
-            )
-    finally:
-        keras.config.set_dtype_policy(policy)
+        finally:
+            keras.config.set_dtype_policy(policy)
 
-    fit_train, fit_val = train_ds, val_ds
-    if has_aux(model):
-        fit_train = train_ds.map(aux_targets)
-        fit_val = val_ds.map(aux_targets) if val_ds is not None else None
-    cbs = training_callbacks(
-        out, miou_monitor(model) if val_ds is not None else None, resume=resume, tensorboard=tensorboard
-    )
-    if resume and verbose:
-        print(f"resuming from {metadata.parent} at epoch {json.loads(metadata.read_text())['epoch'] + 1}")
-    if multi_worker:
-        fit_train = distribute.distribute_dataset(strategy, fit_train, per_worker=isinstance(data, str))
-        fit_val = None if fit_val is None else distribute.distribute_eval(strategy, fit_val)
-    history = model.fit(
-        fit_train,
-        validation_data=fit_val,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        callbacks=[*cbs[:-1], *callbacks, cbs[-1]],
-        verbose=verbose,
-    )
-    files = {"last": save_model(model, distribute.worker_dir(out) / "last.keras"), "log": out / "log.csv"}
-    if not distribute.is_chief():  # TF guide: every worker saves, only the chief's files are kept
-        distribute.remove_worker_dir(out)
-        return TrainResult(model, history.history, out, time.time() - start)
-    result = TrainResult(model, history.history, out, 0.0, files=files)
-    best = out / "best.keras"
-    if val_ds is not None and best.exists():
-        files["best"] = best
-        result.best_epoch = json.loads(best.with_suffix(".json").read_text())["epoch"]
-        result.scores = evaluate(
-            keras.models.load_model(best, compile=False), val_ds, classes, class_names=names
+        fit_train, fit_val = train_ds, val_ds
+        if has_aux(model):
+            fit_train = train_ds.map(aux_targets)
+            fit_val = val_ds.map(aux_targets) if val_ds is not None else None
+        if chief:
+            trim_log(out / "log.csv", done)
+        cbs = training_callbacks(
+            out, miou_monitor(model) if val_ds is not None else None, resume=resume, tensorboard=tensorboard
         )
-        _write_text(out / "best_scores.json", json.dumps(result.scores.to_dict(), indent=1))
-        files["scores"] = out / "best_scores.json"
-    if (out / "tensorboard").is_dir():
-        files["tensorboard"] = out / "tensorboard"
-    result.wall_time = time.time() - start
-    if verbose:
-        print(result.summary())
-    return result
+        if chief and not (out / "run.json").exists():
+            write_text(out / "run.json", json.dumps({"config": config, "epochs": epochs}, indent=1))
+        if done and verbose:
+            print(f"resuming {out} at epoch {done + 1} of {epochs} (from {out / 'backup'})")
+        if multi_worker:
+            fit_train = distribute.distribute_dataset(strategy, fit_train, per_worker=isinstance(data, str))
+            fit_val = None if fit_val is None else distribute.distribute_eval(strategy, fit_val)
+        from kerasseg.data.folders import file_errors
+
+        with file_errors():
+            history = model.fit(
+                fit_train,
+                validation_data=fit_val,
+                epochs=epochs,
+                steps_per_epoch=steps_per_epoch,
+                callbacks=[*cbs[:-1], *callbacks, cbs[-1]],
+                verbose=verbose,
+            )
+        files = {"last": save_model(model, distribute.worker_dir(out) / "last.keras"), "log": out / "log.csv"}
+        if not chief:  # TF guide: every worker saves, only the chief's files are kept
+            distribute.remove_worker_dir(out)
+            return TrainResult(model, history.history, out, time.time() - start)
+        write_text(out / "run.json", json.dumps({"config": config, "epochs": epochs}, indent=1))
+        result = TrainResult(model, history.history, out, 0.0, files=files)
+        best = out / "best.keras"
+        if val_ds is not None and best.exists():
+            files["best"] = best
+            result.best_epoch = json.loads(best.with_suffix(".json").read_text())["epoch"]
+            with file_errors():
+                result.scores = evaluate(
+                    keras.models.load_model(best, compile=False), val_ds, classes, class_names=names
+                )
+            write_text(out / "best_scores.json", json.dumps(result.scores.to_dict(), indent=1))
+            files["scores"] = out / "best_scores.json"
+        if (out / "tensorboard").is_dir():
+            files["tensorboard"] = out / "tensorboard"
+        result.wall_time = time.time() - start
+        if verbose:
+            print(result.summary())
+        return result
+    finally:
+        deterministic()
+
+
+def _seed_everything(seed: int):
+    """Seeds Python, NumPy and TensorFlow and makes TensorFlow ops (tf.data included) deterministic; returns the
+    function that puts op determinism back as it was, so no global setting outlives the run."""
+    import tensorflow as tf
+    from tensorflow.python.framework import config  # disable/is_op_determinism_enabled are not public
+
+    keras.utils.set_random_seed(seed)
+    if config.is_op_determinism_enabled():
+        return lambda: None
+    tf.config.experimental.enable_op_determinism()
+    return config.disable_op_determinism

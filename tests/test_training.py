@@ -195,7 +195,7 @@ def test_train_by_name_with_mixed_precision_writes_the_run(tiny_registered, tmp_
     assert set(model.output) == {"logits", "aux"}  # built with its aux head
     assert all(t.dtype == "float32" for t in model.outputs)
     assert (tmp_path / "best.keras").exists() and (tmp_path / "last.keras").exists()
-    assert not (tmp_path / "backup").exists()  # removed once training finished
+    assert json.loads((tmp_path / "backup" / "training_metadata.json").read_text())["epoch"] == 2  # kept
     best = json.loads((tmp_path / "best.json").read_text())
     logged = [float(row["val_logits_miou"]) for row in csv.DictReader((tmp_path / "log.csv").open())]
     assert best["epoch"] == int(np.argmax(logged)) + 1
@@ -271,7 +271,7 @@ def test_training_killed_mid_epoch_resumes_where_it_stopped(tmp_path):
     # The optimizer state came back with the weights: 3 epochs of 8 batches in all, so the poly schedule
     # continued instead of restarting.
     assert "ITERATIONS 24" in done.stdout
-    assert not (out / "backup").exists()
+    assert json.loads((out / "backup" / "training_metadata.json").read_text())["epoch"] == 3
 
 
 def _write_folder_dataset(root: Path, seed=0):

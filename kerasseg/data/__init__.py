@@ -8,7 +8,7 @@ Masks hold class ids in ``[0, info.num_classes)`` and 255 = ignore. tensorflow-d
 and albumentations (training augmentation) are imported only when used.
 """
 
-from kerasseg.data.check import DataReport, check_dataset
+from kerasseg.data.check import DataReport, check_dataset, preflight
 from kerasseg.data.datasets import DATASETS, load_dataset
 from kerasseg.data.info import IGNORE_LABEL, DatasetInfo, colorize, voc_palette
 from kerasseg.data.masks import LabelMapping, read_pair
@@ -26,6 +26,7 @@ __all__ = [
     "load_dataset",
     "make_eval_pipeline",
     "make_train_pipeline",
+    "preflight",
     "read_pair",
     "voc_palette",
 ]

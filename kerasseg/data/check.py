@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -102,12 +104,19 @@ def check_dataset(
             mapping = LabelMapping(classes, mapping.class_map, mapping.ignore_label)
         names = _names(info.class_names, mapping.num_classes)
         histogram, ignored, problems = np.zeros(len(names), np.int64), 0, list(source.problems)
-        for image_path, mask_path in source.pairs:
-            labels, found = _check_pair(image_path, mask_path, mapping)
-            problems += found
-            if labels is not None and not found:
-                counts, n_ignored = _histogram(labels, len(names), mapping.ignore_label)
-                histogram, ignored = histogram + counts, ignored + n_ignored
+
+        def scan(pair):
+            labels, found = _check_pair(*pair, mapping)
+            if labels is None or found:
+                return None, 0, found
+            return (*_histogram(labels, len(names), mapping.ignore_label), found)
+
+        # PIL decodes outside the GIL: threads scan CamVid's 468 pairs in seconds
+        with ThreadPoolExecutor(min(16, os.cpu_count() or 1)) as pool:
+            for counts, n_ignored, found in pool.map(scan, source.pairs):
+                problems += found
+                if counts is not None:
+                    histogram, ignored = histogram + counts, ignored + n_ignored
         return DataReport(spec, split, len(source.pairs), names, histogram, ignored, problems)
     if spec in TFDS_DATASETS:
         return _check_tf_dataset(spec, split, data_dir, classes)
@@ -141,3 +150,16 @@ def _check_tf_dataset(spec: str, split: str, data_dir: str | None, classes: int 
     if count == 0:
         problems.append(f"split is empty: {spec} [{split}] has no examples")
     return DataReport(spec, split, count, names, histogram, ignored, problems)
+
+
+def preflight(spec: str, splits, data_dir: str | None = None, *, classes: int | None = None) -> None:
+    """Checks every file of ``splits`` before training or evaluation reads them; raises ``ValueError`` with the
+    ``check-data`` report of the first split with problems. tfds datasets were checked when built: skipped."""
+    if spec in TFDS_DATASETS:
+        return
+    for split in splits:
+        report = check_dataset(spec, split, data_dir, classes=classes)
+        if not report.ok:
+            raise ValueError(
+                f"data check of {spec} [{split}] failed before training (skip with --no-preflight):\n{report}"
+            )

@@ -6,7 +6,9 @@ The contract: image float32 ``(H, W, 3)`` RGB in [0, 255]; mask int32 ``(H, W)``
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,7 @@ from PIL import Image
 from kerasseg.data import camvid, isbi
 from kerasseg.data.folders import FileSource, files_dataset, pair_files, split_folders
 from kerasseg.data.info import IGNORE_LABEL, DatasetInfo
-from kerasseg.data.masks import LabelMapping, check_sizes
+from kerasseg.data.masks import MASK_SUFFIXES, LabelMapping, check_sizes
 
 DATASETS = ("camvid", "voc2012", "voc2012-aug", "pets", "isbi2012", "folder:IMAGES_DIR:MASKS_DIR")
 FILE_DATASETS = ("camvid", "isbi2012")
@@ -35,23 +37,57 @@ def parse_folder_spec(spec: str) -> tuple[Path, Path]:
     return Path(parts[1]), Path(parts[2])
 
 
-def _infer_num_classes(pairs, class_map: Mapping) -> int:
-    """Largest label + 1 over the masks (read once); colour maps name their classes, so they need no scan."""
+def _mask_values(mask_path) -> dict[int, int]:
+    """``{value: pixels}`` of an index mask; {} for colour or unreadable masks (the reader names those)."""
+    try:
+        with Image.open(mask_path) as mask:
+            if mask.mode in ("RGB", "RGBA"):
+                return {}
+            values, counts = np.unique(np.array(mask).astype(np.int64), return_counts=True)
+    except Exception:  # noqa: BLE001 - an unreadable mask is reported by the check and the reader
+        return {}
+    return dict(zip(values.tolist(), counts.tolist(), strict=True))
+
+
+def _all_split_masks(masks_dir: Path) -> list[Path]:
+    """Every mask of a folder dataset, in all its split subfolders, so every split gets the same class count."""
+    folders = [masks_dir] + sorted(p for p in masks_dir.iterdir() if p.is_dir())
+    return [p for folder in folders for p in folder.iterdir() if p.is_file() and p.suffix.lower() in MASK_SUFFIXES]
+
+
+def _infer_num_classes(mask_paths, class_map: Mapping) -> int:
+    """The class count of folder masks when they declare it unambiguously: labels 0, 1, …, K-1 all present.
+
+    Colour maps name their classes, so they need no scan. A gap in the labels (a stray 254, 16-bit values) or a
+    label on fewer than 1 in 10,000 of the labelled pixels (JPEG damage) makes the count a guess: an error.
+    """
     labels = [v for v in class_map.values() if v != IGNORE_LABEL]
     if any(isinstance(k, tuple) for k in class_map):
         return max(labels, default=0) + 1
-    largest = max(labels, default=0)
-    for _, mask_path in pairs:
-        try:
-            with Image.open(mask_path) as mask:
-                if mask.mode in ("RGB", "RGBA"):
-                    break  # the reader reports the missing colour map, naming the file
-                values = np.unique(np.array(mask).astype(np.int64)).tolist()
-        except Exception:  # noqa: BLE001 - an unreadable mask is reported by the reader, naming the file
-            continue
-        mapped = [class_map.get(v, v) for v in values]
-        largest = max([largest] + [v for v in mapped if v != IGNORE_LABEL])
-    return largest + 1
+    mask_paths = list(mask_paths)
+    with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
+        found = list(pool.map(_mask_values, mask_paths))
+    pixels: dict[int, int] = {}
+    where: dict[int, Path] = {}
+    for path, values in zip(mask_paths, found, strict=True):
+        for value, count in values.items():
+            label = class_map.get(value, value)
+            if label != IGNORE_LABEL:
+                pixels[label] = pixels.get(label, 0) + count
+                where.setdefault(label, path)
+    total = sum(pixels.values())
+    present = sorted(pixels)
+    classes = max(present, default=max(labels, default=0)) + 1
+    gaps = [label for label in present if label > 0 and label - 1 not in pixels]
+    rare = [label for label in present if pixels[label] * 10_000 < total]
+    suspects = sorted(set(gaps + rare))
+    if suspects:
+        named = ", ".join(f"{v} ({pixels[v]} pixels, e.g. in {where[v]})" for v in suspects[:5])
+        raise ValueError(
+            f"cannot tell the class count from the masks: labels {present[:20]}{' …' if len(present) > 20 else ''} "
+            f"have gaps or nearly empty labels: {named}; declare it with --classes N (classes=N)"
+        )
+    return classes
 
 
 def folder_source(
@@ -64,13 +100,16 @@ def folder_source(
 ) -> tuple[FileSource, DatasetInfo]:
     """The files of a ``folder:IMAGES_DIR:MASKS_DIR`` split (``<dir>/<split>`` subfolders when present).
 
-    ``classes=None`` infers the class count from the masks (largest label + 1; one pass over the masks).
+    ``classes=None`` infers the class count from the masks of every split (one pass), when they are unambiguous.
     """
     images_dir, masks_dir = split_folders(*parse_folder_spec(spec), split)
     pairs, problems = pair_files(images_dir, masks_dir)
     class_map = dict(class_map or {})
     if classes is None:
-        classes = len(class_names) if class_names else _infer_num_classes(pairs, class_map)
+        masks = _all_split_masks(parse_folder_spec(spec)[1])
+        classes = len(class_names) if class_names else _infer_num_classes(masks, class_map)
+    if classes < 1:
+        raise ValueError(f"classes must be >= 1, got {classes}")
     names = list(class_names) if class_names else [f"class_{i}" for i in range(classes)]
     info = DatasetInfo(
         name=f"folder:{images_dir}", num_classes=classes, class_names=names, num_examples=len(pairs)

@@ -7,6 +7,8 @@ split without a buffer of decoded images.
 
 from __future__ import annotations
 
+import contextlib
+import re
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -144,16 +146,24 @@ class FileSource:
 def files_dataset(pairs: Sequence[Pair], mapping: LabelMapping) -> tf.data.Dataset:
     """``tf.data`` of ``(image float32 (H, W, 3) in [0, 255], mask int32 (H, W))`` decoded from ``pairs`` in order.
 
-    Files are decoded by PIL in parallel (``tf.numpy_function``); a bad file stops the iteration with a message
-    naming it.
+    Files are decoded by PIL in parallel (``tf.numpy_function``); a bad file stops the iteration with a
+    ``tf.errors.InvalidArgumentError`` whose message names it (no Python trace: the reader's error is passed
+    as a string to an assertion), which :func:`file_errors` turns back into a ``ValueError``.
     """
 
     def read(image_path: bytes, mask_path: bytes):
-        image, mask = read_pair(image_path.decode(), mask_path.decode(), mapping)
-        return image, mask
+        try:
+            image, mask = read_pair(image_path.decode(), mask_path.decode(), mapping)
+        except (ValueError, FileNotFoundError) as err:
+            return np.zeros((1, 1, 3), np.uint8), np.zeros((1, 1), np.int32), str(err).encode()
+        return image, mask, b""
 
     def decode(image_path, mask_path):
-        image, mask = tf.numpy_function(read, [image_path, mask_path], [tf.uint8, tf.int32], stateful=False)
+        image, mask, problem = tf.numpy_function(
+            read, [image_path, mask_path], [tf.uint8, tf.int32, tf.string], stateful=False
+        )
+        with tf.control_dependencies([tf.debugging.Assert(tf.equal(problem, ""), [problem])]):
+            image, mask = tf.identity(image), tf.identity(mask)
         image.set_shape([None, None, 3])
         mask.set_shape([None, None])
         return tf.cast(image, tf.float32), mask
@@ -164,3 +174,16 @@ def files_dataset(pairs: Sequence[Pair], mapping: LabelMapping) -> tf.data.Datas
     ds = source.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     register_lazy_source(ds, source, decode, len(pairs))
     return ds
+
+
+@contextlib.contextmanager
+def file_errors():
+    """Turns the error a bad file raises inside a ``tf.data`` pipeline (a TensorFlow trace that carries the
+    reader's message) back into that message: ``ValueError("cannot decode mask data/x.png: ...")``."""
+    try:
+        yield
+    except tf.errors.OpError as err:
+        found = re.search(r"assertion failed: \[(.+)\]", err.message)
+        if found is None:
+            raise
+        raise ValueError(found.group(1).strip()) from None

@@ -92,10 +92,11 @@ class LabelMapping:
         bad = (labels < 0) | ((labels >= self.num_classes) & (labels != self.ignore_label))
         if bad.any():
             source = labels if values is None else values
-            found = sorted(set(np.unique(source[bad]).tolist()))
+            found, counts = np.unique(source[bad], return_counts=True)
+            listed = ", ".join(f"{v} ({n} pixels)" for v, n in zip(found[:10].tolist(), counts[:10].tolist(), strict=True))
             raise ValueError(
-                f"mask {path} has labels {found[:10]} outside [0, {self.num_classes}) and the ignore label "
-                f"{self.ignore_label}; map them with class_map={{value: class}} or check the class count"
+                f"mask {path} has labels outside [0, {self.num_classes}) and the ignore label {self.ignore_label}: "
+                f"{listed}; fix the mask, map the values with class_map={{value: class}} or check the class count"
             )
 
     def __call__(self, mask: Image.Image, path: str | Path) -> np.ndarray:

@@ -20,8 +20,10 @@ IMAGENET_MEAN_RGB = (123.68, 116.78, 103.94)
 ModelLike = keras.Model | Callable[[np.ndarray], np.ndarray]
 
 
-def load_model(path) -> keras.Model:
-    """Loads a saved ``.keras`` model with ``safe_mode`` (kerasseg's layers, losses and metrics registered)."""
+def load_model(path, compile: bool = True) -> keras.Model:
+    """Loads a saved ``.keras`` model with ``safe_mode`` (kerasseg's layers, losses and metrics registered);
+    a missing file is a ``FileNotFoundError``, a damaged one a ``ValueError`` that says so."""
+    import zipfile
     from pathlib import Path
 
     import kerasseg.losses  # noqa: F401  (registers the serializable classes a compiled model refers to)
@@ -30,7 +32,12 @@ def load_model(path) -> keras.Model:
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"model file {path} does not exist")
-    return keras.models.load_model(path, safe_mode=True)
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"model file {path} is damaged: not a .keras archive (truncated or another format?)")
+    try:
+        return keras.models.load_model(path, compile=compile, safe_mode=True)
+    except Exception as err:  # noqa: BLE001 - zip, h5py and deserialization errors alike
+        raise ValueError(f"model file {path} is damaged or not a kerasseg model: {str(err).splitlines()[0]}") from None
 
 
 def model_logits(model: ModelLike, images: np.ndarray) -> np.ndarray:

@@ -77,17 +77,25 @@ def predict_folder(
     """Predicts every image of ``images_dir``; writes ``masks/<name>.png`` and ``overlays/<name>.png``.
 
     Masks are palette PNGs whose pixel values are the class indices (the VOC ``SegmentationClass`` format), so
-    they are both viewable and readable as labels. Returns the written paths.
+    they are both viewable and readable as labels. Returns the written paths. An unreadable image is skipped
+    and the others are written; then a ``ValueError`` names every unreadable one.
     """
+    from kerasseg.data.masks import read_image
+
     palette = np.asarray(voc_palette() if palette is None else palette, np.uint8)
     png_palette = voc_palette(256)  # a PNG palette has 256 entries: the classes' colours, then VOC's
     png_palette[: len(palette)] = palette
     out = Path(out_dir)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     (out / "overlays").mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in list_images(images_dir):
-        rgb = np.asarray(Image.open(path).convert("RGB"))
+    written, failed = [], []
+    paths = list_images(images_dir)
+    for path in paths:
+        try:
+            rgb = read_image(path)
+        except (ValueError, FileNotFoundError) as err:
+            failed.append(str(err))
+            continue
         probs = predict_probabilities(
             model, rgb[None].astype(np.float32), scales=scales, flip=flip, crop_size=crop_size
         )
@@ -103,5 +111,10 @@ def predict_folder(
             save_png(
                 Image.fromarray(overlay(rgb, labels, palette, alpha)), out / "overlays" / f"{path.stem}.png"
             )
+        )
+    if failed:
+        raise ValueError(
+            f"{len(failed)} of {len(paths)} images could not be read (the other {len(paths) - len(failed)} were "
+            f"written to {out}):\n" + "\n".join(f"  - {problem}" for problem in failed)
         )
     return written

@@ -279,8 +279,11 @@ def tflite_interpreter(path: str, num_threads: int = 2):
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"TFLite model {path} does not exist")
-    interpreter = Interpreter(model_path=path, num_threads=num_threads)
-    interpreter.allocate_tensors()
+    try:
+        interpreter = Interpreter(model_path=path, num_threads=num_threads)
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as err:
+        raise ValueError(f"TFLite model {path} is damaged: {str(err).splitlines()[0]}") from None
     return interpreter
 
 

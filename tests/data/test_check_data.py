@@ -37,7 +37,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
     assert "orphan_image.png has no mask" in text
     assert "orphan_mask.png has no image" in text
     assert "mismatch.png has shape (6, 9)" in text
-    assert "labels.png has labels [7] outside [0, 2)" in text
+    assert "labels.png has labels outside [0, 2) and the ignore label 255: 7 (" in text
     assert "cannot read image" in text and "unreadable.jpg" in text
     assert "colour.png is an RGB colour mask" in text
 

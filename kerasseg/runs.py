@@ -1,0 +1,187 @@
+"""A run folder: files written so that a kill at any instant leaves a consistent state, and the rules for
+rerunning into it (resume, extend, refuse, or ``restart`` to move it aside).
+
+``run.json`` (the options), ``log.csv``, ``best.keras`` + ``best.json``, ``last.keras``, ``backup/`` (the last
+finished epoch: weights with the optimizer state, and ``training_metadata.json`` naming them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import keras
+
+
+def write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def save_model(model: keras.Model, path) -> Path:
+    """``model.save`` under a temporary ``.keras`` name, then an atomic rename onto ``path``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.partial.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+class BestModelCheckpoint(keras.callbacks.Callback):
+    """Saves the model (``.keras``) whenever the validation mIoU improves, with its record in ``<path>.json``.
+
+    With ``resume`` the record is read back at the start, so a resumed run keeps the best model of the killed one.
+    """
+
+    def __init__(self, path, monitor: str = "val_miou", resume: bool = False):
+        super().__init__()
+        self.path, self.monitor, self.resume = Path(path), monitor, resume
+        self.record_path = self.path.with_suffix(".json")
+        self.best: dict | None = None
+
+    def on_train_begin(self, logs=None):
+        if self.resume and self.record_path.exists() and self.path.exists():
+            self.best = json.loads(self.record_path.read_text())
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or (self.best is not None and value <= self.best[self.monitor]):
+            return
+        save_model(self.model, self.path)
+        self.best = {"epoch": epoch + 1, self.monitor: float(value)}
+        write_text(self.record_path, json.dumps(self.best))
+
+
+class ResumableBackup(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` that a kill at any instant leaves consistent, kept after training so a finished run can
+    be extended: weights (with the optimizer state) go to a new file per epoch, then ``training_metadata.json``,
+    renamed into place, points at them; older weight files are removed after.
+
+    ``restore_dir``: where to restore from when it differs from ``backup_dir`` (a multi-worker job's non-chief
+    workers write their own backup and restore the chief's, so that all resume from one state)."""
+
+    def __init__(self, backup_dir, restore_dir=None):
+        super().__init__(backup_dir, delete_checkpoint=False)
+        self.restore_dir = restore_dir or backup_dir
+
+    def on_train_begin(self, logs=None):
+        try:
+            self._load_model()
+        except Exception as err:  # noqa: BLE001 - h5py, JSON and Keras shape errors alike
+            raise ValueError(
+                f"cannot resume from {self.backup_dir}: {str(err).splitlines()[0]}; "
+                "pass --restart (restart=True) to start the run over"
+            ) from None
+
+    def _load_model(self):
+        metadata = Path(self.restore_dir) / Path(self._training_metadata_path).name
+        if not metadata.exists():
+            return
+        state = json.loads(metadata.read_text())
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(os.path.join(self.restore_dir, state.get("weights", "latest.weights.h5")))
+        self.model._initial_epoch = state["epoch"]
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        name = f"epoch{self._current_epoch}.weights.h5"
+        partial = os.path.join(self.backup_dir, "partial.weights.h5")
+        self.model.save_weights(partial, overwrite=True)
+        os.replace(partial, os.path.join(self.backup_dir, name))
+        state = {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": name}
+        write_text(Path(self._training_metadata_path), json.dumps(state))
+        for old in Path(self.backup_dir).glob("*.weights.h5"):
+            if old.name != name:
+                old.unlink()
+
+
+def backup_epoch(out_dir) -> int | None:
+    """The number of finished epochs backed up in ``out_dir/backup``, None when there is no backup."""
+    metadata = Path(out_dir) / "backup" / "training_metadata.json"
+    if not metadata.exists():
+        return None
+    try:
+        return int(json.loads(metadata.read_text())["epoch"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(
+            f"cannot resume from {metadata.parent}: {metadata} is damaged ({err}); "
+            "pass --restart (restart=True) to start the run over"
+        ) from None
+
+
+def trim_log(path: Path, epochs: int) -> None:
+    """Keeps the header and the rows of epochs ``< epochs`` of a CSV log: a kill after a row was written and before
+    the backup of its epoch would otherwise log that epoch twice; a half-written last line goes too."""
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        lines = f.read().splitlines(keepends=True)
+    if not lines:
+        return
+    width = len(lines[0].split(","))
+
+    def kept(line: str) -> bool:
+        fields = line.rstrip("\r\n").split(",")
+        return line.endswith("\n") and len(fields) == width and fields[0].isdigit() and int(fields[0]) < epochs
+
+    rows = [line for line in lines[1:] if kept(line)]
+    if len(rows) + 1 < len(lines):
+        write_text(path, "".join([lines[0], *rows]))
+
+
+RUN_FILES = ("run.json", "log.csv", "best.keras", "best.json", "last.keras", "backup")
+
+
+def prepare_run_dir(out: Path, config: dict, epochs: int, restart: bool, verbose: int) -> int:
+    """The finished epochs to resume from (0: a new run); refuses to discard or to mix runs.
+
+    ``restart`` moves a previous run to ``<out>-replaced-<time>``. Otherwise a run folder is resumed or extended
+    with the options it was started with, or the call is refused with what to do.
+    """
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder")
+    found = [name for name in RUN_FILES if (out / name).exists()]
+    if found and restart:
+        moved = out.with_name(f"{out.name}-replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(out, moved)
+        if verbose:
+            print(f"restart: the previous run in {out} was moved to {moved}")
+        found = []
+    out.mkdir(parents=True, exist_ok=True)
+    if not found:
+        return 0
+    if not (out / "run.json").exists():
+        raise ValueError(
+            f"{out} holds files of a run that cannot be resumed ({', '.join(found)}); pass --restart "
+            "(restart=True) to move them aside, or choose another --out"
+        )
+    try:
+        saved = json.loads((out / "run.json").read_text())["config"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{out / 'run.json'} is damaged ({err}); pass --restart to start the run over") from None
+    changed = [key for key in sorted(set(saved) | set(config)) if saved.get(key) != config.get(key)]
+    if changed:
+        what = "; ".join(f"{key} {saved.get(key)!r}, now {config.get(key)!r}" for key in changed)
+        raise ValueError(
+            f"{out} was started with other options ({what}): give the same options to resume it, "
+            "or pass --restart (restart=True) to start over"
+        )
+    done = backup_epoch(out) or 0
+    if done >= epochs:
+        raise ValueError(
+            f"{out} has already trained {done} epochs: pass --epochs N with N > {done} to train more, "
+            "or --restart to start over"
+        )
+    return done
+
+
+def run_config(model, data, val, **options) -> dict:
+    """What a resumed run must share with the run it continues, as JSON values."""
+    name = model if isinstance(model, str) else f"<model {model.name}>"
+    config = {"model": name, "data": data if isinstance(data, str) else "<dataset>",
+              "val": val if val is None or isinstance(val, (str, bool)) else "<dataset>", **options}
+    return json.loads(json.dumps(config, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
