@@ -516,6 +516,7 @@ def train(
                 steps_per_epoch=steps_per_epoch,
                 callbacks=[*cbs[:-1], *callbacks, cbs[-1]],
                 verbose=verbose,
+                shuffle=False,  # the pipeline shuffles; Keras' default True only warns for tf.data
             )
         files = {"last": save_model(model, distribute.worker_dir(out) / "last.keras"), "log": out / "log.csv"}
         if not chief:  # TF guide: every worker saves, only the chief's files are kept

@@ -60,5 +60,5 @@ def test_train_warm_starts_and_softens_the_class_weights(tmp_path):
 def test_scale_range_reaches_the_train_pipeline(tmp_path):
     spec = _write_folder_dataset(tmp_path / "data")
     with mock.patch("kerasseg.data.make_train_pipeline") as pipeline:
-        training._load_data(spec, False, None, 2, (16, 16), 0, (0.75, 1.25))
+        training._load_data(spec, False, None, 2, (16, 16), 0, (0.75, 1.25), None)
     assert pipeline.call_args.kwargs["scale_range"] == (0.75, 1.25)
