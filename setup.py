@@ -1,6 +1,15 @@
 """kerasseg: semantic-segmentation architectures for Keras 3, trained with model.fit, shipped as TFLite."""
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+
+class BuildPy(build_py):
+    """kerasseg.zoo_models is saved_models/ as package data: its scripts (make_entry.py, ...) stay out."""
+
+    def find_package_modules(self, package, package_dir):
+        return [] if package == "kerasseg.zoo_models" else super().find_package_modules(package, package_dir)
+
 
 TF_VERSION = "2.21.0"
 
@@ -53,6 +62,7 @@ setup(
         "flatbuffers>=25.9.23",
     ],
     extras_require=EXTRAS,
+    cmdclass={"build_py": BuildPy},
     entry_points={"console_scripts": ["kerasseg=kerasseg.cli:run"]},
     classifiers=[
         "Programming Language :: Python :: 3",
