@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -34,10 +37,21 @@ def register(name: str, *, paper: str, year: int, backbones=(), published=None, 
     def wrap(builder):
         if name in _REGISTRY:
             raise ValueError(f"model name {name!r} is registered twice")
+        signature = inspect.signature(builder)
+
+        @functools.wraps(builder)
+        def checked(*args, **kwargs):
+            # before any layer is built: classes=0 would otherwise surface as Keras' "filters=0"
+            bound = signature.bind_partial(*args, **kwargs)
+            classes = bound.arguments.get("classes", signature.parameters["classes"].default)
+            if isinstance(classes, bool) or not isinstance(classes, numbers.Integral) or classes < 1:
+                raise ValueError(f"{name}: classes must be a positive integer (the class count), got {classes!r}")
+            return builder(*args, **kwargs)
+
         _REGISTRY[name] = ModelInfo(
-            name, builder, paper, year, tuple(backbones), dict(published or {}), dict(small or {}), dynamic
+            name, checked, paper, year, tuple(backbones), dict(published or {}), dict(small or {}), dynamic
         )
-        return builder
+        return checked
 
     return wrap
 
