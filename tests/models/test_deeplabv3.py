@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from model_checks import centre_tap_weights, impulse_positions
 
 from kerasseg.models import DeepLabV3, DeepLabV3Cascaded, DeepLabV3Plus
 
@@ -61,3 +62,20 @@ def test_cascaded_blocks_double_their_rate_with_multi_grid():
 def test_fixed_size_that_does_not_divide_names_the_fix():
     with pytest.raises(ValueError, match="multiple of 16.*112"):
         DeepLabV3Plus(classes=3, backbone="mobilenetv2", alpha=0.35, weights=None, input_shape=(100, 112, 3))
+
+
+def test_xception_decoder_inputs_are_h_over_4_and_h_over_16_on_the_same_pixels():
+    # Any size that the output stride divides (80 = 16·5): the stride-4 and stride-16 maps are exactly 20 and 5
+    # long, so the decoder's ×4 resize relates position j of both to pixel 4j and 16j; an impulse on pixel 32
+    # lands on position 8 and 2 (tests/backbones/test_alignment.py has the method). Keras' unpadded Xception
+    # gave 19 and 5, the ×4 resize stretched, and the impulse missed both grids.
+    model = DeepLabV3Plus(classes=3, backbone="xception", weights=None, aspp_filters=8, decoder_filters=8)
+    probe = keras.Model(model.input, {
+        "stride4": model.get_layer("decoder_low_level_conv").input,
+        "stride16": model.get_layer("aspp_1x1_conv").input,
+    })
+    centre_tap_weights(probe)
+    sizes = {key: value.shape[1:3] for key, value in probe(np.zeros((1, 80, 80, 3), "float32")).items()}
+    assert sizes == {"stride4": (20, 20), "stride16": (5, 5)}
+    positions = impulse_positions(probe, 80, 32, (127.5, 127.5, 127.5))
+    assert positions == {"stride4": pytest.approx((8, 8), abs=1e-3), "stride16": pytest.approx((2, 2), abs=1e-3)}
