@@ -59,6 +59,19 @@ def test_cascaded_blocks_double_their_rate_with_multi_grid():
     assert model.get_layer("classifier").output.shape[1:3] == (4, 4)
 
 
+def test_cascaded_blocks_have_identity_shortcuts_and_the_hand_counted_parameters():
+    # One copy of block4 = three bottleneck units on 2048 channels, each (weights + bias, BN γ β μ σ²):
+    #   1×1 2048→512: 2048·512 + 512 = 1,049,088   BN 4·512 = 2,048
+    #   3×3  512→512: 9·512·512 + 512 = 2,359,808   BN 4·512 = 2,048
+    #   1×1 512→2048:  512·2048 + 2048 = 1,050,624  BN 4·2048 = 8,192      → 4,471,808 per unit
+    # three units: 13,415,424 per block; blocks 5-7: 40,246,272. The identity shortcut adds nothing (a 1×1
+    # 2048→2048 projection would add 4,204,544 per block). ResNet-50 without top: 23,587,712 (keras.applications
+    # documentation); classifier 1×1 2048→21: 43,029. Total 23,587,712 + 40,246,272 + 43,029 = 63,877,013.
+    model = DeepLabV3Cascaded(classes=21, backbone="resnet50", weights=None, input_shape=(64, 64, 3))
+    assert model.count_params() == 63_877_013
+    assert not [layer.name for layer in model.layers if layer.name.startswith("block") and "_0_" in layer.name]
+
+
 def test_fixed_size_that_does_not_divide_names_the_fix():
     with pytest.raises(ValueError, match="multiple of 16.*112"):
         DeepLabV3Plus(classes=3, backbone="mobilenetv2", alpha=0.35, weights=None, input_shape=(100, 112, 3))
