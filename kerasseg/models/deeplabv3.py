@@ -164,7 +164,8 @@ def DeepLabV3Plus(
     ``separable`` makes ASPP and decoder 3×3 convolutions depthwise separable: on by default for Xception (the
     paper's setting) and MobileNetV2 (our choice: with plain 3×3 convolutions the stride-4 decoder costs ~100×
     the α 0.5 backbone's multiply-adds). Keras' Xception replaces the paper's aligned Xception-65 (same family,
-    fewer layers).
+    fewer layers), padded so that, as with ResNet, the stride-4 and encoder maps are exactly H/4 and H/16 with
+    position j on input pixel 4j and 16j: the decoder's ×4 resize relates the same pixels at any input size.
     """
     if separable is None:
         separable = backbone in ("xception", "mobilenetv2")

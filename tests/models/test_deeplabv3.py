@@ -92,3 +92,27 @@ def test_xception_decoder_inputs_are_h_over_4_and_h_over_16_on_the_same_pixels()
     assert sizes == {"stride4": (20, 20), "stride16": (5, 5)}
     positions = impulse_positions(probe, 80, 32, (127.5, 127.5, 127.5))
     assert positions == {"stride4": pytest.approx((8, 8), abs=1e-3), "stride16": pytest.approx((2, 2), abs=1e-3)}
+
+
+@pytest.mark.parametrize("builder", [DeepLabV3, DeepLabV3Plus])
+def test_resnet_block4_uses_the_default_multi_grid(builder):
+    # DeepLabv3 section 4.1 / Table 4 and the v3+ ResNet baseline: Multi_Grid = (1, 2, 4) in block4, times the
+    # block's rate 2 at output stride 16, so its three 3×3 convolutions run at rates 2, 4, 8.
+    model = builder(classes=3, backbone="resnet50", weights=None, aspp_filters=8, input_shape=(64, 64, 3))
+    rates = [model.get_layer(f"conv5_block{u}_2_conv").dilation_rate for u in (1, 2, 3)]
+    assert rates == [(2, 2), (4, 4), (8, 8)]
+
+
+def test_decoder_layers_and_their_hand_counted_parameters():
+    # Paper section 3.1, Table 2's best decoder: 1×1 to 48 channels on the stride-4 features, concatenation,
+    # [3×3, 256] twice, then the classifier; with plain convolutions (separable=False), no biases, BN γ β μ σ²:
+    #   low level 1×1: C4·48 + 4·48; conv1 3×3: 9·(F + 48)·F + 4·F; conv2 3×3: 9·F·F + 4·F; classifier F·K + K
+    # with F = decoder_filters = 8, ASPP output F_aspp = 8, K = 3 classes.
+    model = DeepLabV3Plus(classes=3, backbone="mobilenetv2", alpha=0.35, weights=None, aspp_filters=8,
+                          decoder_filters=8, separable=False, input_shape=(64, 64, 3))
+    c4 = model.get_layer("decoder_low_level_conv").input.shape[-1]
+    expected = (c4 * 48 + 4 * 48) + (9 * (8 + 48) * 8 + 4 * 8) + (9 * 8 * 8 + 4 * 8) + (8 * 3 + 3)
+    decoder = [la for la in model.layers if la.name.startswith("decoder_") or la.name == "classifier"]
+    assert sum(la.count_params() for la in decoder) == expected
+    assert model.get_layer("classifier").input is model.get_layer("decoder_conv2_relu").output
+    assert model.get_layer("decoder_conv2_conv").input is model.get_layer("decoder_conv1_relu").output
