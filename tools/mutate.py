@@ -7,7 +7,9 @@ and restores the file. Run from the repository root:
     python tools/mutate.py                 # all mutations
     python tools/mutate.py fcn unet        # those whose name contains one of the words
     python tools/mutate.py --list
+    python tools/mutate.py --no-baseline   # skip the first run of the unmutated tests
 
+The chosen tests first run unmutated: a suite that fails already would count every mutation as caught.
 A mutation that survives is a detail of the paper that no test guards.
 """
 
@@ -139,6 +141,11 @@ MUTATIONS = [
 ]
 
 
+def pytest(tests) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "pytest", "-p", "no:xdist", "-x", "-q", "-p", "no:cacheprovider", *tests]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+
+
 def run(mutation) -> tuple[str, float]:
     name, path, text, replacement, tests = mutation
     file = ROOT / path
@@ -148,12 +155,7 @@ def run(mutation) -> tuple[str, float]:
     start = time.time()
     try:
         file.write_text(original.replace(text, replacement))
-        result = subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", "no:xdist", "-x", "-q", "-p", "no:cacheprovider", *tests],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
+        result = pytest(tests)
     finally:
         file.write_text(original)
     status = {0: "SURVIVED", 1: "caught"}.get(result.returncode, f"error (pytest exit {result.returncode})")
@@ -165,7 +167,15 @@ def main(argv: list[str]) -> int:
         for name, path, *_ in MUTATIONS:
             print(f"{name}  ({path})")
         return 0
-    chosen = [m for m in MUTATIONS if not argv or any(word in m[0] for word in argv)]
+    words = [a for a in argv if not a.startswith("--")]
+    chosen = [m for m in MUTATIONS if not words or any(word in m[0] for word in words)]
+    if "--no-baseline" not in argv:
+        tests = sorted({t for m in chosen for t in m[4]})
+        baseline = pytest(tests)
+        if baseline.returncode:
+            print(baseline.stdout[-3000:])
+            print("The unmutated tests fail: fix them first.")
+            return 2
     survived = 0
     print(f"| {'mutation':<62} | result   | seconds |")
     print(f"|{'-' * 64}|----------|---------|")
