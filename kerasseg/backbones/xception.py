@@ -87,8 +87,9 @@ def xception(inputs, *, weights=None, output_stride: int = 32) -> dict:
     For H = 32k each has size H/s, position j on input pixel s·j (see the module docstring); the network is
     keras.applications.Xception run on the image padded by 3 before and 4 after. Past ``output_stride`` the
     max pool and shortcut of block 4 (output stride 8) and block 13 (8 and 16) run at stride 1 and the later
-    separable convolutions are dilated 2 or 4; the keys keep their nominal stride. The residual shortcut layers that keras.applications leaves
-    unnamed are named ``block{n}_residual``, ``block{n}_residual_bn`` and ``block{n}_add`` here.
+    separable convolutions are dilated 2 or 4; the keys keep their nominal stride. The residual shortcut layers
+    that keras.applications leaves unnamed are named ``block{n}_residual``, ``block{n}_residual_bn`` and
+    ``block{n}_add`` here.
     Weights: ``None``, ``"imagenet"`` (Keras' file) or a path to a file that ``keras.applications`` loads.
     """
     meta = XCEPTION_BACKBONES["xception"]

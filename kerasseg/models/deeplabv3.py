@@ -166,6 +166,8 @@ def DeepLabV3Plus(
     the α 0.5 backbone's multiply-adds). Keras' Xception replaces the paper's aligned Xception-65 (same family,
     fewer layers), padded so that, as with ResNet, the stride-4 and encoder maps are exactly H/4 and H/16 with
     position j on input pixel 4j and 16j: the decoder's ×4 resize relates the same pixels at any input size.
+    Half-pixel resizes read such a grid (s − 1)/2 pixels off, for every backbone: the stride-4 path lands 1.5
+    pixels and the encoder's 7.5 pixels below and right of their input pixel (tests/models/test_deeplabv3.py).
     """
     if separable is None:
         separable = backbone in ("xception", "mobilenetv2")

@@ -116,3 +116,23 @@ def test_decoder_layers_and_their_hand_counted_parameters():
     assert sum(la.count_params() for la in decoder) == expected
     assert model.get_layer("classifier").input is model.get_layer("decoder_conv2_relu").output
     assert model.get_layer("decoder_conv2_conv").input is model.get_layer("decoder_conv1_relu").output
+
+
+@pytest.mark.parametrize("path, silenced, offset", [
+    ("stride-4 features", ("aspp_project_bn",), 1.5),
+    ("encoder", ("decoder_low_level_bn", "aspp_image_bn"), 7.5),
+])
+def test_xception_decoder_paths_land_where_half_pixel_resizes_put_a_stride_s_grid(path, silenced, offset):
+    # Position j of a stride-s map sits on pixel s·j; a half-pixel resize by s reads it at output pixel
+    # s·j + (s − 1)/2. So an impulse on pixel 32 lands on 32 + 1.5 through the stride-4 path and, resized ×4
+    # twice from stride 16, on 32 + 7.5 through the encoder (image pooling, a global mean, silenced too).
+    # 96 pixels: the block 13 pool spreads the impulse to 16 and 48, and their resized tents stay inside.
+    model = DeepLabV3Plus(classes=1, backbone="xception", weights=None, aspp_filters=4, decoder_filters=4,
+                          input_shape=(96, 96, 3))
+    centre_tap_weights(model)
+    for name in silenced:
+        gamma, beta, mean, var = model.get_layer(name).get_weights()
+        model.get_layer(name).set_weights([0 * gamma, beta, mean, var])
+    probe = keras.Model(model.input, {"logits": model.output})
+    (row, col), = impulse_positions(probe, 96, 32, (127.5, 127.5, 127.5)).values()
+    assert (row, col) == pytest.approx((32 + offset, 32 + offset), abs=1e-3), path
