@@ -64,6 +64,6 @@ def test_skips_are_cropped_at_the_centre_to_the_papers_sizes():
 
 def test_xception_encoder_skips_fit_at_any_size():
     # The backbone's maps are exactly H/s (kerasseg/backbones/xception.py), so every skip meets its up-convolution;
-    # Keras' unpadded entry flow gave 31 and 15 at 64 and the stride-2 concatenation failed.
+    # Keras' unpadded entry flow gave 29 and 15 at 64 and the stride-2 concatenation failed.
     model = UNet(classes=2, input_shape=(None, None, 3), backbone="xception", weights=None, base_filters=4)
     assert model.predict(np.zeros((1, 70, 45, 3), "float32"), verbose=0).shape == (1, 70, 45, 2)
