@@ -74,6 +74,8 @@ MUTATIONS = [
     ("deeplab v1: fc6 rate 12 -> 6", M + "deeplab.py",
      'padding="same", dilation_rate=12, activation="relu", name="fc6"',
      'padding="same", dilation_rate=6, activation="relu", name="fc6"', DEEPLAB),
+    ("deeplab v2: ASPP-L rates (6, 12, 18, 24) -> (6, 12, 18)", M + "deeplab.py",
+     "    atrous_rates=(6, 12, 18, 24),\n    aspp_branch", "    atrous_rates=(6, 12, 18),\n    aspp_branch", DEEPLAB),
     ("deeplab v2: image pyramid fused by mean, not max", M + "deeplab.py",
      'keras.layers.Maximum(name="pyramid_max")', 'keras.layers.Average(name="pyramid_max")', DEEPLAB),
     # DeepLabv3 / v3+ (Chen et al. 2017, 2018)
