@@ -92,3 +92,44 @@ def check_model(name: str, tmp_path, classes: int = 3) -> None:
         dyn.compile("sgd", loss=loss)
         y_odd = np.random.default_rng(1).integers(0, classes, (2, *odd.shape[1:3]))
         assert np.isfinite(dyn.fit(odd, y_odd, epochs=1, verbose=0).history["loss"][0])
+
+
+def centre_tap_weights(model: keras.Model) -> None:
+    """Weights that make every unit a positive copy of the input at its centre, spread only by max pools.
+
+    Every convolution keeps only its kernel's centre tap (1 depthwise, 1/C_in across channels), without bias;
+    batch norm is the identity. A one-hot impulse then lands, in each feature map, exactly on the units whose
+    centre is the impulse's pixel, and symmetrically around them where a max pool spreads it.
+    """
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights([np.ones_like(gamma), np.zeros_like(beta), np.zeros_like(mean), np.ones_like(var)])
+        elif isinstance(layer, keras.layers.SeparableConv2D | keras.layers.DepthwiseConv2D | keras.layers.Conv2D):
+            values = []
+            for weight in layer.weights:
+                shape = tuple(weight.shape)
+                value = np.zeros(shape, "float32")
+                if len(shape) == 4:
+                    kind = "depthwise" if "depthwise" in weight.path else "kernel"
+                    value[shape[0] // 2, shape[1] // 2] = 1.0 if kind == "depthwise" else 1.0 / shape[2]
+                values.append(value)
+            layer.set_weights(values)
+
+
+def impulse_positions(model: keras.Model, size: int, pixel: int, background) -> dict:
+    """Where a one-hot impulse at (``pixel``, ``pixel``) of a size×size image lands in each output of ``model``.
+
+    Returns name → (row, column) centroid of |response − response to the background|, in units of the map.
+    """
+    image = np.broadcast_to(np.asarray(background, "float32"), (1, size, size, 3)).copy()
+    base = {k: np.asarray(v) for k, v in model(image).items()}
+    image[0, pixel, pixel] = 255.0 if np.mean(background) < 200 else 0.0
+    hit = {k: np.asarray(v) for k, v in model(image).items()}
+    positions = {}
+    for key in hit:
+        response = np.abs(hit[key] - base[key])[0].sum(-1)
+        rows, cols = np.mgrid[: response.shape[0], : response.shape[1]]
+        total = response.sum()
+        positions[key] = (float((rows * response).sum() / total), float((cols * response).sum() / total))
+    return positions

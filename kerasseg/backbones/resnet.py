@@ -75,8 +75,11 @@ def bottleneck_block(x, filters: int, *, stride: int = 1, dilation: int = 1, pro
     return layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def residual_stage(x, filters: int, blocks: int, *, stride: int, dilation: int, multi_grid=None, name: str):
-    """``blocks`` bottleneck blocks; the first projects the shortcut and carries the stage's stride.
+def residual_stage(
+    x, filters: int, blocks: int, *, stride: int, dilation: int, multi_grid=None, projection: bool = True, name: str
+):
+    """``blocks`` bottleneck blocks; the first carries the stage's stride and, with ``projection``, a 1×1
+    projection shortcut (needed where the depth or the resolution changes; otherwise the identity).
 
     ``multi_grid`` (DeepLabv3): unit rates of the blocks, each multiplied by the stage's ``dilation``.
     """
@@ -84,7 +87,7 @@ def residual_stage(x, filters: int, blocks: int, *, stride: int, dilation: int, 
     if len(unit_rates) != blocks:
         raise ValueError(f"{name}: multi_grid needs {blocks} unit rates (one per block), got {multi_grid!r}")
     x = bottleneck_block(
-        x, filters, stride=stride, dilation=dilation * unit_rates[0], projection=True, name=f"{name}_block1"
+        x, filters, stride=stride, dilation=dilation * unit_rates[0], projection=projection, name=f"{name}_block1"
     )
     for i in range(2, blocks + 1):
         x = bottleneck_block(x, filters, dilation=dilation * unit_rates[i - 1], name=f"{name}_block{i}")

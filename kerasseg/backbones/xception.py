@@ -2,7 +2,15 @@
 
 Reference: Chollet, "Xception: Deep Learning with Depthwise Separable Convolutions", CVPR 2017. Dilation as in
 Chen et al., "Encoder-Decoder with Atrous Separable Convolution" (DeepLabv3+), ECCV 2018, which however
-uses its own "aligned" Xception; this is the original network with its ImageNet weights.
+uses its own "aligned" Xception-65; this is the original network with its ImageNet weights, aligned as ResNet is.
+
+Alignment: Keras' entry convolutions are unpadded (a 32k input gives maps of 16k − 3, 8k − 1, ...) and its
+"same" 3×3 max pools with stride 2 centre their windows on the strided 1×1 shortcut's positions only on inputs
+of odd size. The input is therefore zero padded by 3 before and 4 after (the preprocessed value 0, mid-grey):
+for H = 32k every map is H/s + 1 long, odd wherever a block strides, and its position j sits on input pixel
+s·j, the geometry of ResNet and of the authors' Xception-65 (sizes s·k + 1). Each feature drops its last row
+and column, the one past the image, so it is exactly H/s. At stride 1 (past ``output_stride``) the centred
+pool and shortcut then compute the strided network densely: its features are the dilated ones at [::rate].
 """
 
 from __future__ import annotations
@@ -77,23 +85,25 @@ def xception(inputs, *, weights=None, output_stride: int = 32) -> dict:
 
     ``"stride2"`` block1_conv2_act (64 ch), ``"stride4"`` block2_add (128), ``"stride8"`` block3_add (256),
     ``"stride16"`` block12_add (728, end of the middle flow), ``"stride32"`` block14_sepconv2_act (2048).
-    The entry convolutions are unpadded as in Keras, so for H = 32k the first two maps have sizes 16k − 3 and
-    8k − 1, and the later ones H/8, H/16, H/32. Past ``output_stride`` the max pool and shortcut of block 4
-    (output stride 8) and block 13 (8 and 16) run at stride 1 and the later separable convolutions are dilated
-    2 or 4; the keys keep their nominal stride. The residual shortcut layers that keras.applications leaves
-    unnamed are named ``block{n}_residual``, ``block{n}_residual_bn`` and ``block{n}_add`` here.
+    For H = 32k each has size H/s, position j on input pixel s·j (see the module docstring); the network is
+    keras.applications.Xception run on the image padded by 3 before and 4 after. Past ``output_stride`` the
+    max pool and shortcut of block 4 (output stride 8) and block 13 (8 and 16) run at stride 1 and the later
+    separable convolutions are dilated 2 or 4; the keys keep their nominal stride. The residual shortcut layers
+    that keras.applications leaves unnamed are named ``block{n}_residual``, ``block{n}_residual_bn`` and
+    ``block{n}_add`` here.
     Weights: ``None``, ``"imagenet"`` (Keras' file) or a path to a file that ``keras.applications`` loads.
     """
     meta = XCEPTION_BACKBONES["xception"]
     output_stride = check_output_stride("xception", output_stride)
     x = BackbonePreprocessing(meta["preprocessing"], name="preprocessing")(inputs)
+    x = layers.ZeroPadding2D(((3, 4), (3, 4)), name="block1_pad")(x)
     x = layers.Conv2D(32, 3, strides=2, use_bias=False, name="block1_conv1")(x)
     x = layers.BatchNormalization(name="block1_conv1_bn")(x)
     x = layers.Activation("relu", name="block1_conv1_act")(x)
     x = layers.Conv2D(64, 3, use_bias=False, name="block1_conv2")(x)
     x = layers.BatchNormalization(name="block1_conv2_bn")(x)
     x = layers.Activation("relu", name="block1_conv2_act")(x)
-    features = {"stride2": x}
+    maps = {"stride2": x}
 
     # Entry flow: blocks 2-4, each halving the resolution.
     for block, width, stride in ((2, 128, 4), (3, 256, 8), (4, 728, 16)):
@@ -105,11 +115,11 @@ def xception(inputs, *, weights=None, output_stride: int = 32) -> dict:
             first_relu=block > 2,  # block 2 follows block1_conv2_act
             name=f"block{block}",
         )
-        features[f"stride{stride}"] = x
+        maps[f"stride{stride}"] = x
     # Middle flow: blocks 5-12 at stride 16.
     for block in range(5, 13):
         x = middle_flow_block(x, dilation=atrous_rate(16, output_stride), name=f"block{block}")
-    features["stride16"] = x
+    maps["stride16"] = x
     # Exit flow: block 13 halves the resolution, block 14 widens to 2048 channels.
     x = downsampling_block(
         x,
@@ -121,7 +131,9 @@ def xception(inputs, *, weights=None, output_stride: int = 32) -> dict:
     )
     rate = atrous_rate(32, output_stride)
     x = _separable(x, 1536, rate, "block14_sepconv1", relu="after")
-    features["stride32"] = _separable(x, 2048, rate, "block14_sepconv2", relu="after")
+    maps["stride32"] = _separable(x, 2048, rate, "block14_sepconv2", relu="after")
+    # The last row and column lie past the image (see the module docstring).
+    features = {key: layers.Cropping2D(((0, 1), (0, 1)), name=f"{key}_crop")(t) for key, t in maps.items()}
 
     def reference(path):
         return keras.applications.Xception(include_top=False, weights=path, input_shape=(299, 299, 3))

@@ -110,7 +110,9 @@ def DeepLabV3Cascaded(
 
     Each extra block holds three bottleneck units with ``multi_grid`` unit rates; its atrous rate doubles from
     block to block so the output stride stays ``output_stride`` (block7 at rate 16 for output stride 16).
-    ``block_filters`` is the bottleneck width (512 in ResNet's block4). (N, H, W, 3) → (N, H, W, classes).
+    ``block_filters`` is the bottleneck width (512 in ResNet's block4). Shortcuts are the identity, as in the
+    authors' bottleneck when the depth is unchanged (2048 in, 4 × 512 out); a projection only where it changes
+    (a smaller ``block_filters``). (N, H, W, 3) → (N, H, W, classes).
     """
     inputs, x = segmentation_input(input_shape, output_stride, "DeepLabV3Cascaded")
     features = _encoder(x, backbone, weights, output_stride, multi_grid, {})
@@ -119,7 +121,14 @@ def DeepLabV3Cascaded(
     for block in range(5, 5 + cascade):
         rate *= 2
         y = residual_stage(
-            y, block_filters, 3, stride=1, dilation=rate, multi_grid=multi_grid, name=f"block{block}"
+            y,
+            block_filters,
+            3,
+            stride=1,
+            dilation=rate,
+            multi_grid=multi_grid,
+            projection=y.shape[-1] != 4 * block_filters,
+            name=f"block{block}",
         )
     logits = keras.layers.Conv2D(classes, 1, name="classifier")(y)
     return segmentation_model(inputs, x, logits, name=f"deeplabv3_cascaded_{backbone}")
@@ -155,7 +164,10 @@ def DeepLabV3Plus(
     ``separable`` makes ASPP and decoder 3×3 convolutions depthwise separable: on by default for Xception (the
     paper's setting) and MobileNetV2 (our choice: with plain 3×3 convolutions the stride-4 decoder costs ~100×
     the α 0.5 backbone's multiply-adds). Keras' Xception replaces the paper's aligned Xception-65 (same family,
-    fewer layers).
+    fewer layers), padded so that, as with ResNet, the stride-4 and encoder maps are exactly H/4 and H/16 with
+    position j on input pixel 4j and 16j: the decoder's ×4 resize relates the same pixels at any input size.
+    Half-pixel resizes read such a grid (s − 1)/2 pixels off, for every backbone: the stride-4 path lands 1.5
+    pixels and the encoder's 7.5 pixels below and right of their input pixel (tests/models/test_deeplabv3.py).
     """
     if separable is None:
         separable = backbone in ("xception", "mobilenetv2")

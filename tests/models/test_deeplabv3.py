@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from model_checks import centre_tap_weights, impulse_positions
 
 from kerasseg.models import DeepLabV3, DeepLabV3Cascaded, DeepLabV3Plus
 
@@ -58,6 +59,80 @@ def test_cascaded_blocks_double_their_rate_with_multi_grid():
     assert model.get_layer("classifier").output.shape[1:3] == (4, 4)
 
 
+def test_cascaded_blocks_have_identity_shortcuts_and_the_hand_counted_parameters():
+    # One copy of block4 = three bottleneck units on 2048 channels, each (weights + bias, BN γ β μ σ²):
+    #   1×1 2048→512: 2048·512 + 512 = 1,049,088   BN 4·512 = 2,048
+    #   3×3  512→512: 9·512·512 + 512 = 2,359,808   BN 4·512 = 2,048
+    #   1×1 512→2048:  512·2048 + 2048 = 1,050,624  BN 4·2048 = 8,192      → 4,471,808 per unit
+    # three units: 13,415,424 per block; blocks 5-7: 40,246,272. The identity shortcut adds nothing (a 1×1
+    # 2048→2048 projection would add 4,204,544 per block). ResNet-50 without top: 23,587,712 (keras.applications
+    # documentation); classifier 1×1 2048→21: 43,029. Total 23,587,712 + 40,246,272 + 43,029 = 63,877,013.
+    model = DeepLabV3Cascaded(classes=21, backbone="resnet50", weights=None, input_shape=(64, 64, 3))
+    assert model.count_params() == 63_877_013
+    assert not [layer.name for layer in model.layers if layer.name.startswith("block") and "_0_" in layer.name]
+
+
 def test_fixed_size_that_does_not_divide_names_the_fix():
     with pytest.raises(ValueError, match="multiple of 16.*112"):
         DeepLabV3Plus(classes=3, backbone="mobilenetv2", alpha=0.35, weights=None, input_shape=(100, 112, 3))
+
+
+def test_xception_decoder_inputs_are_h_over_4_and_h_over_16_on_the_same_pixels():
+    # Any size that the output stride divides (80 = 16·5): the stride-4 and stride-16 maps are exactly 20 and 5
+    # long, so the decoder's ×4 resize relates position j of both to pixel 4j and 16j; an impulse on pixel 32
+    # lands on position 8 and 2 (tests/backbones/test_alignment.py has the method). Keras' unpadded Xception
+    # gave 19 and 5, the ×4 resize stretched, and the impulse missed both grids.
+    model = DeepLabV3Plus(classes=3, backbone="xception", weights=None, aspp_filters=8, decoder_filters=8)
+    probe = keras.Model(model.input, {
+        "stride4": model.get_layer("decoder_low_level_conv").input,
+        "stride16": model.get_layer("aspp_1x1_conv").input,
+    })
+    centre_tap_weights(probe)
+    sizes = {key: value.shape[1:3] for key, value in probe(np.zeros((1, 80, 80, 3), "float32")).items()}
+    assert sizes == {"stride4": (20, 20), "stride16": (5, 5)}
+    positions = impulse_positions(probe, 80, 32, (127.5, 127.5, 127.5))
+    assert positions == {"stride4": pytest.approx((8, 8), abs=1e-3), "stride16": pytest.approx((2, 2), abs=1e-3)}
+
+
+@pytest.mark.parametrize("builder", [DeepLabV3, DeepLabV3Plus])
+def test_resnet_block4_uses_the_default_multi_grid(builder):
+    # DeepLabv3 section 4.1 / Table 4 and the v3+ ResNet baseline: Multi_Grid = (1, 2, 4) in block4, times the
+    # block's rate 2 at output stride 16, so its three 3×3 convolutions run at rates 2, 4, 8.
+    model = builder(classes=3, backbone="resnet50", weights=None, aspp_filters=8, input_shape=(64, 64, 3))
+    rates = [model.get_layer(f"conv5_block{u}_2_conv").dilation_rate for u in (1, 2, 3)]
+    assert rates == [(2, 2), (4, 4), (8, 8)]
+
+
+def test_decoder_layers_and_their_hand_counted_parameters():
+    # Paper section 3.1, Table 2's best decoder: 1×1 to 48 channels on the stride-4 features, concatenation,
+    # [3×3, 256] twice, then the classifier; with plain convolutions (separable=False), no biases, BN γ β μ σ²:
+    #   low level 1×1: C4·48 + 4·48; conv1 3×3: 9·(F + 48)·F + 4·F; conv2 3×3: 9·F·F + 4·F; classifier F·K + K
+    # with F = decoder_filters = 8, ASPP output F_aspp = 8, K = 3 classes.
+    model = DeepLabV3Plus(classes=3, backbone="mobilenetv2", alpha=0.35, weights=None, aspp_filters=8,
+                          decoder_filters=8, separable=False, input_shape=(64, 64, 3))
+    c4 = model.get_layer("decoder_low_level_conv").input.shape[-1]
+    expected = (c4 * 48 + 4 * 48) + (9 * (8 + 48) * 8 + 4 * 8) + (9 * 8 * 8 + 4 * 8) + (8 * 3 + 3)
+    decoder = [la for la in model.layers if la.name.startswith("decoder_") or la.name == "classifier"]
+    assert sum(la.count_params() for la in decoder) == expected
+    assert model.get_layer("classifier").input is model.get_layer("decoder_conv2_relu").output
+    assert model.get_layer("decoder_conv2_conv").input is model.get_layer("decoder_conv1_relu").output
+
+
+@pytest.mark.parametrize("path, silenced, offset", [
+    ("stride-4 features", ("aspp_project_bn",), 1.5),
+    ("encoder", ("decoder_low_level_bn", "aspp_image_bn"), 7.5),
+])
+def test_xception_decoder_paths_land_where_half_pixel_resizes_put_a_stride_s_grid(path, silenced, offset):
+    # Position j of a stride-s map sits on pixel s·j; a half-pixel resize by s reads it at output pixel
+    # s·j + (s − 1)/2. So an impulse on pixel 32 lands on 32 + 1.5 through the stride-4 path and, resized ×4
+    # twice from stride 16, on 32 + 7.5 through the encoder (image pooling, a global mean, silenced too).
+    # 96 pixels: the block 13 pool spreads the impulse to 16 and 48, and their resized tents stay inside.
+    model = DeepLabV3Plus(classes=1, backbone="xception", weights=None, aspp_filters=4, decoder_filters=4,
+                          input_shape=(96, 96, 3))
+    centre_tap_weights(model)
+    for name in silenced:
+        gamma, beta, mean, var = model.get_layer(name).get_weights()
+        model.get_layer(name).set_weights([0 * gamma, beta, mean, var])
+    probe = keras.Model(model.input, {"logits": model.output})
+    (row, col), = impulse_positions(probe, 96, 32, (127.5, 127.5, 127.5)).values()
+    assert (row, col) == pytest.approx((32 + offset, 32 + offset), abs=1e-3), path

@@ -95,3 +95,12 @@ def test_registry_builds_each_variant_by_name(name):
     model = kerasseg.get_model(name, classes=4, input_shape=(32, 32, 3), weights=None, fc_units=8)
     assert model.name == name and model.output_shape == (None, 32, 32, 4)
     assert kerasseg.model_info(name).backbones == ("vgg16",)
+
+
+def test_a_fresh_fcn8s_scores_zero_everywhere():
+    # Section 4.1 (and the released nets): the class scoring layers start at zero ("zero-initializing the class
+    # scoring layer"); random initialisation "yielded neither better performance nor faster convergence". With
+    # score_fr, score_pool4 and score_pool3 at zero, every upsampled and fused score is 0 for any image.
+    model = kerasseg.FCN8s(4, (64, 64, 3), weights=None, fc_units=8)
+    image = np.random.default_rng(5).uniform(0, 255, (1, 64, 64, 3)).astype("float32")
+    assert not np.any(model(image).numpy())

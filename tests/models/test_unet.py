@@ -1,5 +1,6 @@
 """U-Net (Ronneberger et al., MICCAI 2015): the paper's valid network, the same-padded variant, overlap-tile."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -45,3 +46,24 @@ def test_overlap_tile_equals_one_pass_over_the_mirrored_image():
     expected = whole.predict(mirrored[None], verbose=0)[0][:40]
     assert tiled.shape == (40, 36, 3)
     np.testing.assert_allclose(tiled, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_skips_are_cropped_at_the_centre_to_the_papers_sizes():
+    # Fig. 1: copy and crop 568 → 392, 280 → 200, 136 → 104, 64 → 56, the same border removed on each side;
+    # checked on values: the cropped map is the skip's centre.
+    model = UNet(classes=2, input_shape=(572, 572, 3), padding="valid", base_filters=1, dropout=0.0)
+    crops = {"up1_crop": (568, 392), "up2_crop": (280, 200), "up3_crop": (136, 104), "up4_crop": (64, 56)}
+    for name, (skip, size) in crops.items():
+        layer = model.get_layer(name)
+        assert layer.input.shape[1] == skip and layer.output.shape[1] == size, name
+        margin = (skip - size) // 2
+        x = np.random.default_rng(0).normal(size=(1, skip, skip, 1)).astype("float32")
+        crop = keras.Sequential([keras.Input((skip, skip, 1)), layer])
+        np.testing.assert_array_equal(crop(x).numpy(), x[:, margin:margin + size, margin:margin + size])
+
+
+def test_xception_encoder_skips_fit_at_any_size():
+    # The backbone's maps are exactly H/s (kerasseg/backbones/xception.py), so every skip meets its up-convolution;
+    # Keras' unpadded entry flow gave 29 and 15 at 64 and the stride-2 concatenation failed.
+    model = UNet(classes=2, input_shape=(None, None, 3), backbone="xception", weights=None, base_filters=4)
+    assert model.predict(np.zeros((1, 70, 45, 3), "float32"), verbose=0).shape == (1, 70, 45, 2)
