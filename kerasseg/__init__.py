@@ -6,11 +6,14 @@
     model.fit(images, masks)
 
 Submodules and builders are imported on first use (PEP 562), so ``import kerasseg`` and ``kerasseg --help``
-do not load TensorFlow.
+do not load TensorFlow. Load ``.keras`` files with ``kerasseg.evaluation.load_model`` or ``kerasseg.load``: plain
+``keras.saving.load_model`` knows kerasseg's layers once ``kerasseg.models`` is imported, which ``import kerasseg``
+does at once when Keras is already loaded.
 """
 
 import importlib as _importlib
 import os as _os
+import sys as _sys
 
 _os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
@@ -38,3 +41,7 @@ def __dir__():
     from kerasseg import models
 
     return sorted({*globals(), *_SUBMODULES, *_ELSEWHERE, *models.__all__})
+
+
+if "keras" in _sys.modules:  # TensorFlow is loaded already: register the layers now, for keras.saving.load_model
+    _importlib.import_module("kerasseg.models")
