@@ -66,7 +66,7 @@ class SegmentationModel(keras.Model):
         # Keras' default shuffle=True warns for every tf.data input (which shuffles itself): say False for it.
         if not args and "shuffle" not in kwargs and type(x).__module__.startswith("tensorflow"):
             kwargs["shuffle"] = False
-        return super().fit(x, y, **kwargs) if not args else super().fit(x, y, *args, **kwargs)
+        return super().fit(x, y, *args, **kwargs)
 
     def compile_from_config(self, config):
         # Keras skips the compile config of models that override compile(); this one's is safe to restore.
