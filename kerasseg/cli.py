@@ -78,6 +78,8 @@ def _add_train(sub):
     p.add_argument("--model", required=True, help="a registered architecture (see `kerasseg models`)")
     p.add_argument("--data", required=True, help="camvid | voc2012 | pets | isbi2012 | folder:IMAGES:MASKS")
     p.add_argument("--data-dir", default=None, help="the dataset's folder (camvid, isbi2012) or tfds data dir")
+    p.add_argument("--train-split", default="train",
+                   help="training split of --data, e.g. train+val for a final model (default train)")
     p.add_argument("--val-split", default="val", help="validation split of --data ('none' to skip)")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=8)
@@ -144,6 +146,7 @@ def _add_train(sub):
             mixed_precision=args.mixed_precision,
             strategy=args.strategy,
             seed=args.seed,
+            train_split=args.train_split,
             num_classes=args.classes,
             restart=args.restart,
             preflight=not args.no_preflight,

@@ -285,7 +285,9 @@ def init_weights(model: keras.Model, path) -> None:
         layer.set_weights(values)
 
 
-def _load_data(data, val, data_dir, batch_size: int, input_size, seed: int, scale_range, classes, worker=None):
+def _load_data(
+    data, val, data_dir, batch_size: int, input_size, seed: int, scale_range, classes, worker=None, split="train"
+):
     """(train, validation, DatasetInfo or None): batched datasets from a spec, or the datasets given.
 
     ``worker=(index, count)``: the training data is this worker's share of each global batch."""
@@ -297,7 +299,7 @@ def _load_data(data, val, data_dir, batch_size: int, input_size, seed: int, scal
         return data, val or None, None
     from kerasseg.data import load_dataset, make_eval_pipeline, make_train_pipeline
 
-    raw, info = load_dataset(data, "train", data_dir, classes=classes)
+    raw, info = load_dataset(data, split, data_dir, classes=classes)
     if classes and classes != info.num_classes:
         raise ValueError(f"{data} has {info.num_classes} classes; classes (--classes) {classes} disagrees")
     train_ds = make_train_pipeline(
@@ -384,6 +386,7 @@ def train(
     mixed_precision: bool = False,
     strategy: str = "auto",
     seed: int = 0,
+    train_split: str = "train",
     restart: bool = False,
     preflight: bool = True,
     callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -393,7 +396,8 @@ def train(
     """Trains ``model`` (a registered name or a ``keras.Model``) and writes a resumable run to ``out_dir``.
 
     ``data``: a dataset spec ("camvid", "folder:IMAGES:MASKS", ...; ``val`` is then a split name, default
-    "val", or ``False`` for none) or a batched ``tf.data.Dataset`` of ``(images, masks)`` (``val`` a dataset or
+    "val", or ``False`` for none; ``train_split`` the training split, "train" unless e.g. "train+val" for a final
+    model whose epochs were chosen on val) or a batched ``tf.data.Dataset`` of ``(images, masks)`` (``val`` a dataset or
     None). Spec data is cropped to ``input_size`` and augmented by ``kerasseg.data.make_train_pipeline``.
     ``num_classes``: the class count (built-in datasets declare theirs; folder masks must be unambiguous without
     it). ``preflight`` checks every file of the spec's splits before the first step (``kerasseg check-data``).
@@ -427,6 +431,7 @@ def train(
         weight_decay=weight_decay, loss=loss, class_weights=class_weights, class_weight_power=class_weight_power,
         scale_range=scale_range, aux_weight=aux_weight, steps_per_epoch=steps_per_epoch, batch_size=batch_size,
         input_size=input_size, mixed_precision=mixed_precision, seed=seed,
+        **({} if train_split == "train" else {"train_split": train_split}),
     )
     out = Path(out_dir)
     strategy = get_strategy(strategy)  # first: a multi-worker strategy must precede every other TF op
@@ -439,12 +444,12 @@ def train(
 
     keras.utils.set_random_seed(seed)  # tf.data's seeded ops depend on the global seed too
     train_ds, val_ds, info = _load_data(
-        data, val, data_dir, batch_size, input_size, seed, scale_range, num_classes, worker
+        data, val, data_dir, batch_size, input_size, seed, scale_range, num_classes, worker, train_split
     )
     if preflight and isinstance(data, str):
         from kerasseg.data import preflight as check_files
 
-        splits = ["train"] + ([val or "val"] if val is None or isinstance(val, str) else [])
+        splits = [train_split] + ([val or "val"] if val is None or isinstance(val, str) else [])
         check_files(data, splits, data_dir, classes=info.num_classes)
     given_classes = output_classes(model) if isinstance(model, keras.Model) else None
     classes = num_classes or (info.num_classes if info else None) or given_classes

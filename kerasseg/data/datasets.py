@@ -6,6 +6,8 @@ The contract: image float32 ``(H, W, 3)`` RGB in [0, 255]; mask int32 ``(H, W)``
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -120,7 +122,15 @@ def folder_source(
 def file_source(
     spec: str, split: str = "train", data_dir: str | None = None, **folder_options
 ) -> tuple[FileSource, DatasetInfo]:
-    """The files of a file-based dataset (camvid, isbi2012, folder:…) before anything is decoded."""
+    """The files of a file-based dataset (camvid, isbi2012, folder:…) before anything is decoded.
+
+    ``split`` may join splits with "+" ("train+val"): their files in that order."""
+    if "+" in split:
+        parts = [file_source(spec, part, data_dir, **folder_options) for part in split.split("+")]
+        pairs = [pair for source, _ in parts for pair in source.pairs]
+        problems = [problem for source, _ in parts for problem in source.problems]
+        info = dataclasses.replace(parts[0][1], num_examples=len(pairs))
+        return FileSource(pairs, parts[0][0].mapping, problems), info
     if spec == "camvid":
         return camvid.source(split, data_dir)
     if spec == "isbi2012":
@@ -145,7 +155,8 @@ def load_dataset(
 
     Args:
         spec: "camvid", "voc2012", "voc2012-aug", "pets", "isbi2012" or "folder:IMAGES_DIR:MASKS_DIR".
-        split: "train", "val" (and "test" where the dataset has one; "all" for isbi2012 and flat folders).
+        split: "train", "val" (and "test" where the dataset has one; "all" for isbi2012 and flat folders);
+            splits joined with "+" ("train+val") are read one after the other.
         data_dir: the dataset's folder for camvid / isbi2012 (default ``<repo>/../shared/data/<name>``);
             tensorflow-datasets' data dir for voc2012 / pets (default tfds' own).
         classes, class_map, class_names: for folder datasets: the class count (default: inferred from the
@@ -158,6 +169,10 @@ def load_dataset(
         ValueError: unknown spec or split, empty split, an image without a mask, a size mismatch (naming the file).
         FileNotFoundError: a missing folder or file.
     """
+    if spec in TFDS_DATASETS and "+" in split:
+        parts = [load_dataset(spec, part, data_dir, manual_dir=manual_dir) for part in split.split("+")]
+        dataset = functools.reduce(lambda a, b: a.concatenate(b), [ds for ds, _ in parts])
+        return dataset, dataclasses.replace(parts[0][1], num_examples=sum(i.num_examples for _, i in parts))
     if spec in TFDS_DATASETS:
         if spec == "pets":
             from kerasseg.data import pets

@@ -1,5 +1,7 @@
 """CamVid (SegNet layout) and ISBI 2012 read from the real files in ../shared/data."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from data_helpers import SHARED_DATA, needs_shared
@@ -37,6 +39,19 @@ def test_camvid_split_sizes_match_segnet():
     _, val = load_dataset("camvid", "val")  # default root: <repo>/../shared/data/camvid
     assert (train.num_examples, val.num_examples) == (367, 101)
     assert train.num_classes == 11 and train.class_names[0] == "Sky" and train.class_names[10] == "Bicyclist"
+
+
+@needs_shared("camvid")
+def test_joined_splits_read_train_then_val():
+    # a final model trained on train+val (``--train-split train+val``) sees the 468 images in list order
+    from kerasseg.data.datasets import file_source
+
+    source, info = file_source("camvid", "train+val", str(CAMVID))
+    listed = _listed("train") + _listed("val")
+    assert info.num_examples == len(source.pairs) == 468
+    assert [(p.name, m.name) for p, m in source.pairs] == [(Path(i).name, Path(m).name) for i, m in listed]
+    with pytest.raises(ValueError, match="unknown CamVid split 'tset'"):
+        load_dataset("camvid", "train+tset", data_dir=str(CAMVID))
 
 
 @needs_shared("camvid")
