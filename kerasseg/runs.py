@@ -33,16 +33,32 @@ def save_model(model: keras.Model, path) -> Path:
 class BestModelCheckpoint(keras.callbacks.Callback):
     """Saves the model (``.keras``) whenever the validation mIoU improves, with its record in ``<path>.json``.
 
-    With ``resume`` the record is read back at the start, so a resumed run keeps the best model of the killed one.
+    The pair is replaced together: the model and its record (which holds the model's SHA-256) are written under
+    temporary names, then the model is renamed, then the record. A kill between the two renames leaves the new
+    model beside its pending record, which :meth:`settle` (called on resume) renames into place; a pending record
+    whose model never arrived is dropped. With ``resume`` the record is read back, so a resumed run keeps the best
+    model of the killed one.
     """
 
     def __init__(self, path, monitor: str = "val_miou", resume: bool = False):
         super().__init__()
         self.path, self.monitor, self.resume = Path(path), monitor, resume
         self.record_path = self.path.with_suffix(".json")
+        self.pending_path = self.record_path.with_name(f".{self.record_path.name}.pending")
         self.best: dict | None = None
 
+    def settle(self) -> None:
+        """Completes or drops a pair update that a kill interrupted."""
+        if not self.pending_path.exists():
+            return
+        pending = json.loads(self.pending_path.read_text())
+        if self.path.exists() and pending.get("sha256") == file_sha256(self.path):
+            os.replace(self.pending_path, self.record_path)
+        else:
+            self.pending_path.unlink()
+
     def on_train_begin(self, logs=None):
+        self.settle()
         if self.resume and self.record_path.exists() and self.path.exists():
             self.best = json.loads(self.record_path.read_text())
 
@@ -50,9 +66,20 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is None or (self.best is not None and value <= self.best[self.monitor]):
             return
-        save_model(self.model, self.path)
-        self.best = {"epoch": epoch + 1, self.monitor: float(value)}
-        write_text(self.record_path, json.dumps(self.best))
+        tmp = self.path.with_name(f".{self.path.stem}.partial.keras")
+        self.model.save(tmp)
+        best = {"epoch": epoch + 1, self.monitor: float(value), "sha256": file_sha256(tmp)}
+        write_text(self.pending_path, json.dumps(best))
+        os.replace(tmp, self.path)
+        os.replace(self.pending_path, self.record_path)
+        self.best = best
+
+
+def file_sha256(path) -> str:
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 class ResumableBackup(keras.callbacks.BackupAndRestore):

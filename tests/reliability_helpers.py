@@ -120,6 +120,15 @@ def _patch(point: str) -> None:
             original(self, epoch, logs)
 
         training.BestModelCheckpoint.on_epoch_end = best
+    elif point == "best-renames":  # best.keras of epoch 0 renamed into place, its record not yet
+        replace = os.replace
+
+        def replace_then_die(src, dst):
+            replace(src, dst)
+            if Path(dst).name == "best.keras":
+                _die()
+
+        os.replace = replace_then_die
     elif point == "export-rename":  # the new export renamed into place, its report not yet
         replace = os.replace
         target = os.path.abspath(sys.argv[sys.argv.index("--out") + 1])

@@ -3,6 +3,7 @@ kills. Each case checks the exit status, that no Python trace reaches the user, 
 (file, flag or value) and that nothing already written was lost."""
 
 import csv
+import hashlib
 import json
 import os
 import shutil
@@ -338,6 +339,30 @@ def test_a_run_killed_at_any_instant_resumes_cleanly(point, world, tmp_path, cap
     assert log_epochs(run) == ["0", "1"]  # each epoch logged once
     assert not list(run.glob(".*partial*")) or point == "best-write"
     assert (run / "last.keras").is_file() and (run / "best.keras").is_file()
+
+
+def test_a_kill_between_the_best_model_and_its_record_is_completed_on_resume(world, tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = train_args(world["spec"], run, "--seed", "0")
+    _killed("best-renames", argv, tmp_path)  # in epoch 0, before its backup: the rerun repeats epoch 0
+    assert (run / "best.keras").is_file() and not (run / "best.json").exists()
+    assert run_cli(capsys, argv)[0] == 0
+    assert log_epochs(run) == ["0", "1"]
+    record = json.loads((run / "best.json").read_text())
+    assert record["sha256"] == hashlib.sha256((run / "best.keras").read_bytes()).hexdigest()
+    assert not list(run.glob(".best*"))
+
+
+def test_a_pending_best_record_without_its_model_is_dropped(finished, tmp_path):
+    from kerasseg.runs import BestModelCheckpoint
+
+    run, _ = finished
+    checkpoint = BestModelCheckpoint(run / "best.keras", resume=True)
+    before = (run / "best.json").read_text()
+    checkpoint.pending_path.write_text(json.dumps({"epoch": 9, "val_miou": 1.0, "sha256": "0" * 64}))
+    checkpoint.on_train_begin()
+    assert not checkpoint.pending_path.exists() and (run / "best.json").read_text() == before
+    assert checkpoint.best == json.loads(before)
 
 
 def test_export_killed_after_its_rename_never_leaves_a_stale_report(world, tmp_path):
