@@ -25,13 +25,15 @@ def _example(index: int, label: int):
     return image, mask
 
 
-def _fake_voc(manual):
+def _fake_voc(manual, stray=None):
+    """The VOC tar in the real layout; ``stray``: ``{image id: label}`` pixels written into that mask's corner."""
     voc = manual / "build" / "VOCdevkit" / "VOC2012"
     lists = voc / "ImageSets" / "Segmentation"
     lists.mkdir(parents=True)
     everything = {**TRAIN, **VAL, **SBD_ONLY}
     for index, (image_id, label) in enumerate(everything.items()):
         image, mask = _example(index, label)
+        mask[0, 0] = (stray or {}).get(image_id, mask[0, 0])
         write_image(voc / "JPEGImages" / f"{image_id}.jpg", image, quality=95)
         write_image(manual / "SegmentationClassAug" / f"{image_id}.png", mask)  # index PNGs, as DeepLab's
         if image_id not in SBD_ONLY:
@@ -105,3 +107,15 @@ def test_training_pipeline_shuffles_the_encoded_examples(voc_dirs):
     images, masks = next(make_train_pipeline(train_ds, 3, crop_size=(20, 20), seed=0).as_numpy_iterator())
     assert images.shape == (3, 20, 20, 3) and masks.shape == (3, 20, 20)
     assert set(np.unique(masks).tolist()) <= {0, 255, *TRAIN.values()}
+
+
+def test_preflight_reads_every_example_of_the_joined_splits(voc_dirs, tmp_path):
+    from kerasseg.data import preflight
+
+    preflight("voc2012", ["train+val"], str(voc_dirs))  # the 5 good examples pass
+    ds, info = load_dataset("voc2012", "train+val", str(voc_dirs))
+    assert info.num_examples == _check_examples(ds, _sizes({**TRAIN, **VAL})) == len(TRAIN) + len(VAL)
+    bad = tmp_path / "bad"
+    _fake_voc(bad / "downloads" / "manual", stray={"2007_000033": 42})
+    with pytest.raises(ValueError, match=r"2007_000033.png has labels outside \[0, 21\).*: 42 \(1 pixels\)"):
+        preflight("voc2012", ["train", "val"], str(bad))  # found while tfds builds it, before any training
