@@ -76,10 +76,14 @@ def render_card(s: dict, notes: str = "") -> str:
         "shared with other jobs).",
         f"- Shipped checkpoint: `{t['checkpoint']}.keras`, epoch {t['checkpoint_epoch']} (val mIoU during "
         f"training {_pct(t['checkpoint_val_miou'])}).",
-        "- Val mIoU by epoch: " + ", ".join(f"{100 * v:.1f}" for v in t["val_miou_history"]) + ".",
+        "- Val mIoU by epoch: " + (", ".join(f"{100 * v:.1f}" for v in t["val_miou_history"]) or "not measured")
+        + ".",
         "",
         f"## Validation scores: all {s['val_images']} val images, {h}×{w}, single scale",
         "",
+        *([f"Trained on `{t['train_split']}`: the val images were training images, so these scores are **not "
+           "held out** and overstate what unseen images get; see the notes for the held-out figures of the "
+           "recipe.", ""] if "val" in t.get("train_split", "train").split("+") else []),
         *score_table(s["scores"], metrics, s["check_metrics"]),
         "",
         f"## Check figure: first {s['check_images']} val images",

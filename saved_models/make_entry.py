@@ -170,14 +170,16 @@ def training_record(run: Path, checkpoint: str, command: str | None, train_log: 
             raise ValueError(f"no 'wall time N min S s' line in {train_log}")
         wall = 60 * int(found[-1][0]) + float(found[-1][1])
     monitor = "val_miou" if "val_miou" in rows[0] else "val_logits_miou"
-    history = [round(float(r[monitor]), 4) for r in rows if r.get(monitor)]
+    history = [round(float(r[monitor]), 4) for r in rows if r.get(monitor) not in (None, "", "NA")]
     if checkpoint == "best":
         best = json.loads((run / "best.json").read_text())
         epoch, value = best["epoch"], best[monitor]
     else:
         epoch, value = len(rows), history[-1] if history else None
+    config = json.loads((run / "run.json").read_text()) if (run / "run.json").exists() else {}
     return {"command": command, "epochs": len(rows), "checkpoint": checkpoint, "checkpoint_epoch": epoch,
-            "checkpoint_val_miou": value, "wall_time_s": wall, "val_miou_history": history}
+            "checkpoint_val_miou": value, "wall_time_s": wall, "val_miou_history": history,
+            "train_split": config.get("config", {}).get("train_split", "train")}
 
 
 def calibration_images(data: str, size, count: int, data_dir) -> np.ndarray:
