@@ -98,13 +98,12 @@ def DeepLabV3(
     Xception only); half-pixel, a stride-16 cell lands 7.5 pixels off.
     """
     del decoder_filters
+    grid = _resize_grid(backbone, aligned_resize)
     inputs, x = segmentation_input(input_shape, output_stride, "DeepLabV3")
     features = _encoder(x, backbone, weights, output_stride, multi_grid, backbone_options)
     y = ASPP(features["stride32"], aspp_filters, _rates(atrous_rates, output_stride), separable=separable)
     logits = keras.layers.Conv2D(classes, 1, name="classifier")(y)
-    return segmentation_model(
-        inputs, x, logits, name=f"deeplabv3_{backbone}", grid=_resize_grid(backbone, aligned_resize)
-    )
+    return segmentation_model(inputs, x, logits, name=f"deeplabv3_{backbone}", grid=grid)
 
 
 @register(
@@ -208,9 +207,9 @@ def DeepLabV3Plus(
     """
     if separable is None:
         separable = backbone in ("xception", "mobilenetv2")
+    grid = _resize_grid(backbone, aligned_resize)
     inputs, x = segmentation_input(input_shape, output_stride, "DeepLabV3Plus")
     features = _encoder(x, backbone, weights, output_stride, multi_grid, backbone_options)
-    grid = _resize_grid(backbone, aligned_resize)
     encoder = ASPP(features["stride32"], aspp_filters, _rates(atrous_rates, output_stride), separable=separable)
     low_level = conv_bn_relu(features["stride4"], low_level_filters, 1, name="decoder_low_level")
     y = ResizeLike(grid=grid, name="decoder_upsample")([encoder, low_level])
