@@ -43,6 +43,11 @@ XCEPTION = [
     "tests/backbones/test_alignment.py",
     T + "test_deeplabv3.py::test_xception_decoder_inputs_are_h_over_4_and_h_over_16_on_the_same_pixels",
 ]
+ALIGNMENT = [
+    T + "test_deeplabv3.py::test_an_impulse_comes_back_on_its_pixel_through_both_decoder_paths",
+    T + "test_deeplabv3.py::test_deeplabv3_on_xception_upsamples_onto_the_pixel",
+]
+RESIZING = ["tests/layers/test_resizing.py"]
 
 # (name, file, text, replacement, test files)
 MUTATIONS = [
@@ -141,6 +146,22 @@ MUTATIONS = [
      "ZeroPadding2D(((3, 4), (3, 4))", "ZeroPadding2D(((0, 1), (0, 1))", XCEPTION),
     ("xception: features cropped at the top-left", B + "xception.py",
      "Cropping2D(((0, 1), (0, 1))", "Cropping2D(((1, 0), (1, 0))", XCEPTION),
+    # Alignment of the decoder's and the logits' resizes (DeepLabv3+; kerasseg.layers.ResizeLike grids)
+    ("deeplabv3+: Xception's resizes half-pixel again (alignment removed)", M + "deeplabv3.py",
+     'aligned_resize = backbone == "xception"', "aligned_resize = False", ALIGNMENT),
+    ("deeplabv3+: aligned by default on MobileNetV2 too (the zoo's geometry)", M + "deeplabv3.py",
+     'aligned_resize = backbone == "xception"', 'aligned_resize = backbone in ("xception", "mobilenetv2")',
+     ALIGNMENT),
+    ("mobilenetv2: feature grid top-left instead of bottom-right", B + "mobilenet.py",
+     '"feature_grid": "bottom_right"', '"feature_grid": "top_left"', ["tests/backbones/test_alignment.py", *ALIGNMENT]),
+    ("resize: top-left grid read with half-pixel centres", L + "resizing.py",
+     "ResizeBilinear(images=x, size=size, align_corners=False, half_pixel_centers=False)",
+     "ResizeBilinear(images=x, size=size, align_corners=False, half_pixel_centers=True)", RESIZING),
+    ("resize: bottom-right grid not shifted by one", L + "resizing.py",
+     "y[:, 1 : 1 + size[0], 1 : 1 + size[1]]", "y[:, : size[0], : size[1]]", RESIZING),
+    ("resize: default grid top-left (saved files without the key change)", L + "resizing.py",
+     'interpolation: str = "bilinear", grid: str = "half_pixel", **kwargs',
+     'interpolation: str = "bilinear", grid: str = "top_left", **kwargs', RESIZING),
 ]
 
 

@@ -34,6 +34,9 @@ MOBILENET_BACKBONES = {
             "stride16": "block_12_add",
             "stride32": "block_16_project_BN (out_relu with include_last_conv=True)",
         },
+        # Where cell j of a stride-s map sits (kerasseg.layers.ResizeLike): on pixel s·j + s − 1, as the stride-2
+        # layers' "same" padding (Conv1) and correct_pad (blocks) pad even sizes at the bottom/right only.
+        "feature_grid": "bottom_right",
         "paper": "Sandler et al., MobileNetV2: Inverted Residuals and Linear Bottlenecks, CVPR 2018",
     },
 }

@@ -29,6 +29,7 @@ RESNET_BACKBONES = {
             "stride16": "conv4_block6_out",
             "stride32": "conv5_block3_out",
         },
+        "feature_grid": "top_left",  # cell j of a stride-s map on pixel s·j (7×7 padded by 3, 3×3 pool by 1)
         "paper": "He et al., Deep Residual Learning for Image Recognition, CVPR 2016",
     },
     "resnet101": {
@@ -46,6 +47,7 @@ RESNET_BACKBONES = {
             "stride16": "conv4_block23_out",
             "stride32": "conv5_block3_out",
         },
+        "feature_grid": "top_left",  # cell j of a stride-s map on pixel s·j (7×7 padded by 3, 3×3 pool by 1)
         "paper": "He et al., Deep Residual Learning for Image Recognition, CVPR 2016",
     },
 }

@@ -38,6 +38,8 @@ XCEPTION_BACKBONES = {
             "stride16": "block12_add",
             "stride32": "block14_sepconv2_act",
         },
+        # Where cell j of a stride-s map sits (kerasseg.layers.ResizeLike): on pixel s·j (module docstring).
+        "feature_grid": "top_left",
         "paper": "Chollet, Xception: Deep Learning with Depthwise Separable Convolutions, CVPR 2017",
     },
 }

@@ -86,14 +86,15 @@ class SegmentationModel(keras.Model):
         return super().compute_metrics(x, self._targets(y, y_pred), y_pred, sample_weight)
 
 
-def segmentation_model(inputs, x, logits, *, name: str, aux=None) -> keras.Model:
+def segmentation_model(inputs, x, logits, *, name: str, aux=None, grid: str = "half_pixel") -> keras.Model:
     """Resizes ``logits`` (and ``aux``) to the input resolution and wraps them in a ``keras.Model``.
 
-    ``x`` is the tensor returned by :func:`segmentation_input` next to ``inputs``.
+    ``x`` is the tensor returned by :func:`segmentation_input` next to ``inputs``; ``grid`` is the resize's
+    (:class:`kerasseg.layers.ResizeLike`): where a cell of ``logits`` sits on the input's pixels.
     """
 
     def to_input_size(t, out_name):
-        t = ResizeLike(name=f"{out_name}_resize")([t, x])
+        t = ResizeLike(grid=grid, name=f"{out_name}_resize")([t, x])
         if x is not inputs:
             t = CropLike(name=f"{out_name}_crop")([t, inputs])
         return keras.layers.Activation("linear", dtype="float32", name=out_name)(t)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import keras
 
+from kerasseg.backbones import BACKBONES as BACKBONE_FACTS
 from kerasseg.backbones import build_backbone
 from kerasseg.backbones.resnet import residual_stage
 from kerasseg.layers import ASPP, ResizeLike, conv_bn_relu
@@ -43,6 +44,20 @@ def _encoder(x, backbone, weights, output_stride, multi_grid, backbone_options):
     return build_backbone(backbone, x, weights=weights, output_stride=output_stride, **options)
 
 
+def _resize_grid(backbone: str, aligned_resize) -> str:
+    """The grid of the head's resizes (kerasseg.layers.ResizeLike): the backbone's own, or half-pixel.
+
+    ``aligned_resize=None`` is on for Xception only (see DeepLabV3Plus's docstring for why).
+    """
+    if aligned_resize is None:
+        aligned_resize = backbone == "xception"
+    if not aligned_resize:
+        return "half_pixel"
+    if "feature_grid" not in BACKBONE_FACTS.get(backbone, {}):
+        raise ValueError(f"aligned_resize: the feature grid of backbone {backbone!r} is not known")
+    return BACKBONE_FACTS[backbone]["feature_grid"]
+
+
 def _rates(atrous_rates, output_stride):
     """The paper's ASPP rates (6, 12, 18) at output stride 16, doubled at 8 (section 3.3)."""
     if atrous_rates is not None:
@@ -70,6 +85,7 @@ def DeepLabV3(
     aspp_filters: int = 256,
     separable: bool = False,
     decoder_filters=None,
+    aligned_resize: bool | None = None,
     **backbone_options,
 ) -> keras.Model:
     """DeepLabv3 with ASPP: (N, H, W, 3) RGB [0, 255] → logits (N, H, W, classes).
@@ -78,13 +94,16 @@ def DeepLabV3(
     ASPP (1×1, three 3×3 atrous, image pooling; 256 filters, batch norm), 1×1 classifier, bilinear upsampling to
     the input. ``atrous_rates=()`` gives the MobileNetV2 head without atrous branches. ``decoder_filters`` is
     unused here (it is DeepLabV3Plus's) and accepted so both share the registry's small settings.
+    ``aligned_resize``: the upsampling reads the backbone's grid, as in DeepLabV3Plus (on by default for
+    Xception only); half-pixel, a stride-16 cell lands 7.5 pixels off.
     """
     del decoder_filters
+    grid = _resize_grid(backbone, aligned_resize)
     inputs, x = segmentation_input(input_shape, output_stride, "DeepLabV3")
     features = _encoder(x, backbone, weights, output_stride, multi_grid, backbone_options)
     y = ASPP(features["stride32"], aspp_filters, _rates(atrous_rates, output_stride), separable=separable)
     logits = keras.layers.Conv2D(classes, 1, name="classifier")(y)
-    return segmentation_model(inputs, x, logits, name=f"deeplabv3_{backbone}")
+    return segmentation_model(inputs, x, logits, name=f"deeplabv3_{backbone}", grid=grid)
 
 
 @register(
@@ -155,6 +174,7 @@ def DeepLabV3Plus(
     low_level_filters: int = 48,
     decoder_filters: int = 256,
     separable: bool | None = None,
+    aligned_resize: bool | None = None,
     **backbone_options,
 ) -> keras.Model:
     """DeepLabv3+: the DeepLabv3 encoder and a decoder on stride-4 features. (N, H, W, 3) → (N, H, W, classes).
@@ -165,19 +185,36 @@ def DeepLabV3Plus(
     paper's setting) and MobileNetV2 (our choice: with plain 3×3 convolutions the stride-4 decoder costs ~100×
     the α 0.5 backbone's multiply-adds). Keras' Xception replaces the paper's aligned Xception-65 (same family,
     fewer layers), padded so that, as with ResNet, the stride-4 and encoder maps are exactly H/4 and H/16 with
-    position j on input pixel 4j and 16j: the decoder's ×4 resize relates the same pixels at any input size.
-    Half-pixel resizes read such a grid (s − 1)/2 pixels off, for every backbone: the stride-4 path lands 1.5
-    pixels and the encoder's 7.5 pixels below and right of their input pixel (tests/models/test_deeplabv3.py).
+    position j on input pixel 4j and 16j.
+
+    Alignment, ``aligned_resize``: each backbone computes cell j of a stride-s map at one pixel, s·j for ResNet
+    and Xception (stride-2 layers padded on both sides, as the authors' networks), s·j + s − 1 for Keras'
+    MobileNetV2 (stride-2 "same" padding at the bottom/right only). A half-pixel resize by s reads any such grid
+    as if it were s·j + (s − 1)/2, so the stride-4 path lands 1.5 pixels and the encoder's 7.5 pixels off (down
+    and right for ResNet and Xception, up and left for MobileNetV2), and the decoder concatenates features 6
+    pixels apart. No padding of the backbone can fix that: a strided 3×3 unit is centred on a whole pixel, the
+    half-pixel centres are halfway between two. With ``aligned_resize=True`` the decoder's and the logits'
+    resizes read the backbone's own grid (ResizeLike ``grid`` "top_left" / "bottom_right": output pixel p reads
+    cell p/s, or (p + 1)/s − 1, from the stride-4 and the stride-16 map alike), and an impulse comes back on its
+    pixel at any input size (tools/alignment_probe.py, tests/models/test_deeplabv3.py). That is the authors'
+    geometry: their code (tensorflow/models research/deeplab, model.py) resizes with ``align_corners=True`` on
+    sizes 16k + 1 (crops of 513), which puts cell j on pixel 16·j. Only the head's resizes change, so the
+    backbone computes what its ImageNet weights were trained on. Default (None): on for Xception, the paper's
+    backbone; off for ResNet and MobileNetV2, whose trained kerasseg models (the camvid-mobile zoo entry and
+    its checkpoints, which training warm-starts by layer name into a fresh build) learned the half-pixel
+    resizes, and whose exports are held to recorded bytes and parity figures. A saved model keeps the grid it
+    was built with; a file from before the setting existed resizes half-pixel.
     """
     if separable is None:
         separable = backbone in ("xception", "mobilenetv2")
+    grid = _resize_grid(backbone, aligned_resize)
     inputs, x = segmentation_input(input_shape, output_stride, "DeepLabV3Plus")
     features = _encoder(x, backbone, weights, output_stride, multi_grid, backbone_options)
     encoder = ASPP(features["stride32"], aspp_filters, _rates(atrous_rates, output_stride), separable=separable)
     low_level = conv_bn_relu(features["stride4"], low_level_filters, 1, name="decoder_low_level")
-    y = ResizeLike(name="decoder_upsample")([encoder, low_level])
+    y = ResizeLike(grid=grid, name="decoder_upsample")([encoder, low_level])
     y = keras.layers.Concatenate(name="decoder_concat")([y, low_level])
     y = conv_bn_relu(y, decoder_filters, 3, separable=separable, name="decoder_conv1")
     y = conv_bn_relu(y, decoder_filters, 3, separable=separable, name="decoder_conv2")
     logits = keras.layers.Conv2D(classes, 1, name="classifier")(y)
-    return segmentation_model(inputs, x, logits, name=f"deeplabv3plus_{backbone}")
+    return segmentation_model(inputs, x, logits, name=f"deeplabv3plus_{backbone}", grid=grid)

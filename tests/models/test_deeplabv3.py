@@ -118,21 +118,73 @@ def test_decoder_layers_and_their_hand_counted_parameters():
     assert model.get_layer("decoder_conv2_conv").input is model.get_layer("decoder_conv1_relu").output
 
 
-@pytest.mark.parametrize("path, silenced, offset", [
-    ("stride-4 features", ("aspp_project_bn",), 1.5),
-    ("encoder", ("decoder_low_level_bn", "aspp_image_bn"), 7.5),
-])
-def test_xception_decoder_paths_land_where_half_pixel_resizes_put_a_stride_s_grid(path, silenced, offset):
-    # Position j of a stride-s map sits on pixel s·j; a half-pixel resize by s reads it at output pixel
-    # s·j + (s − 1)/2. So an impulse on pixel 32 lands on 32 + 1.5 through the stride-4 path and, resized ×4
-    # twice from stride 16, on 32 + 7.5 through the encoder (image pooling, a global mean, silenced too).
-    # 96 pixels: the block 13 pool spreads the impulse to 16 and 48, and their resized tents stay inside.
-    model = DeepLabV3Plus(classes=1, backbone="xception", weights=None, aspp_filters=4, decoder_filters=4,
-                          input_shape=(96, 96, 3))
+# The probe (tools/alignment_probe.py prints it for every backbone and size): centre-tap weights
+# (tests/model_checks.py) carry a one-hot impulse on a pixel of the stride-16 grid to one cell of each map; the
+# decoder's resizes bring it back as a tent whose centroid is where that cell lands. One path at a time: the
+# stride-4 features (encoder silenced at the ASPP projection) and the encoder (low-level 1×1 silenced, and the
+# image pooling, a global mean). Cell j of a stride-s map sits on pixel s·j + c: c = 0 for Xception and ResNet,
+# s − 1 for Keras' MobileNetV2; a half-pixel resize by s puts it on s·j + (s − 1)/2, hence (s − 1)/2 off: 1.5 at
+# stride 4 and, ×4 twice from stride 16, 1.5 + 4 · 1.5 = 7.5 (opposite in sign for MobileNetV2).
+PATHS = {"stride-4": ("aspp_project_bn",), "encoder": ("decoder_low_level_bn", "aspp_image_bn")}
+BACKGROUND = {"resnet50": (123.68, 116.779, 103.939)}  # preprocesses to 0; mid-grey for the others
+GRID_OFFSET = {"xception": 0, "resnet50": 0, "mobilenetv2": 15}  # c at stride 16
+
+
+def landed(model, backbone: str, size: int, paths=PATHS) -> dict:
+    """Path → offset in pixels (row, column) of an impulse on the stride-16 grid near the middle."""
     centre_tap_weights(model)
-    for name in silenced:
-        gamma, beta, mean, var = model.get_layer(name).get_weights()
-        model.get_layer(name).set_weights([0 * gamma, beta, mean, var])
+    pixel = 16 * (size // 32) + GRID_OFFSET[backbone]
     probe = keras.Model(model.input, {"logits": model.output})
-    (row, col), = impulse_positions(probe, 96, 32, (127.5, 127.5, 127.5)).values()
-    assert (row, col) == pytest.approx((32 + offset, 32 + offset), abs=1e-3), path
+    offsets = {}
+    for path, silenced in paths.items():
+        for name in silenced:
+            gamma, beta, mean, var = model.get_layer(name).get_weights()
+            model.get_layer(name).set_weights([0 * gamma, beta, mean, var])
+        (row, col), = impulse_positions(probe, size, pixel, BACKGROUND.get(backbone, (127.5,) * 3)).values()
+        offsets[path] = (row - pixel, col - pixel)
+        for name in silenced:
+            gamma, beta, mean, var = model.get_layer(name).get_weights()
+            model.get_layer(name).set_weights([0 * gamma + 1, beta, mean, var])
+    return offsets
+
+
+@pytest.mark.parametrize("backbone, aligned_resize, size, stride4, encoder", [
+    ("xception", None, 80, 0, 0),  # the default for the paper's backbone: on the pixel
+    ("xception", None, 81, 0, 0),  # any size: (None, None, 3), padded inside to 96
+    ("xception", None, 112, 0, 0),
+    ("xception", False, 80, 1.5, 7.5),  # half-pixel resizes
+    ("mobilenetv2", None, 80, -1.5, -7.5),  # default: half-pixel, as the zoo's camvid-mobile was trained
+    ("mobilenetv2", True, 80, 0, 0),
+    ("resnet50", True, 80, 0, 0),
+])
+def test_an_impulse_comes_back_on_its_pixel_through_both_decoder_paths(
+    backbone, aligned_resize, size, stride4, encoder
+):
+    shape = (size, size, 3) if size % 16 == 0 else (None, None, 3)
+    options = {"alpha": 0.35} if backbone == "mobilenetv2" else {}
+    model = DeepLabV3Plus(classes=1, backbone=backbone, weights=None, aspp_filters=4, decoder_filters=4,
+                          input_shape=shape, aligned_resize=aligned_resize, **options)
+    offsets = landed(model, backbone, size)
+    assert offsets == {"stride-4": pytest.approx((stride4,) * 2, abs=1e-3),
+                       "encoder": pytest.approx((encoder,) * 2, abs=1e-3)}
+
+
+def test_deeplabv3_on_xception_upsamples_onto_the_pixel():
+    # One ×16 resize from stride 16: half-pixel it would land (16 − 1)/2 = 7.5 pixels off.
+    model = DeepLabV3(classes=1, backbone="xception", weights=None, aspp_filters=4, input_shape=(80, 80, 3))
+    assert landed(model, "xception", 80, {"encoder": ("aspp_image_bn",)}) == {
+        "encoder": pytest.approx((0, 0), abs=1e-3)
+    }
+    assert model.get_layer("logits_resize").grid == "top_left"
+
+
+def test_aligned_resize_is_a_setting_of_the_saved_model(tmp_path):
+    model = DeepLabV3Plus(classes=2, backbone="mobilenetv2", alpha=0.35, weights=None, aspp_filters=4,
+                          decoder_filters=4, aligned_resize=True)
+    assert [model.get_layer(n).grid for n in ("decoder_upsample", "logits_resize")] == ["bottom_right"] * 2
+    model.save(tmp_path / "aligned.keras")
+    loaded = keras.saving.load_model(tmp_path / "aligned.keras", safe_mode=True)
+    image = np.random.default_rng(0).uniform(0, 255, (1, 40, 56, 3)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(loaded(image)), np.asarray(model(image)))
+    with pytest.raises(ValueError, match="feature grid of backbone 'vgg16'"):
+        DeepLabV3Plus(classes=2, backbone="vgg16", weights=None, aligned_resize=True)
