@@ -33,16 +33,27 @@ def save_png(image: Image.Image, path: Path) -> Path:
     return path
 
 
+def legend_handles(class_names: Sequence[str], palette: np.ndarray | None = None) -> list:
+    """One matplotlib colour swatch per class, labelled "i name", for ``figure.legend(handles=...)``.
+
+    The colours are those :func:`overlay` and ``colorize`` paint with the same ``palette`` (VOC colours by default).
+    """
+    from matplotlib.patches import Patch
+
+    palette = np.asarray(voc_palette(max(len(class_names), 2)) if palette is None else palette, np.float32)
+    if len(palette) < len(class_names):
+        raise ValueError(f"the palette has {len(palette)} colours for {len(class_names)} classes")
+    return [Patch(color=palette[i] / 255.0, label=f"{i} {name}") for i, name in enumerate(class_names)]
+
+
 def write_legend(path, class_names: Sequence[str], palette: np.ndarray | None = None) -> Path:
     """A PNG legend of the masks' colours: one swatch and name per class (matplotlib), written atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
 
-    palette = np.asarray(voc_palette(max(len(class_names), 2)) if palette is None else palette, np.float32)
-    handles = [Patch(color=palette[i] / 255.0, label=f"{i} {name}") for i, name in enumerate(class_names)]
+    handles = legend_handles(class_names, palette)
     figure = plt.figure(figsize=(3, 0.3 * len(handles) + 0.4))
     figure.legend(handles=handles, loc="center", frameon=False)
     path = Path(path)
