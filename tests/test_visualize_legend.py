@@ -19,3 +19,20 @@ def test_legend_swatches_are_the_mask_colours_in_class_order():
 def test_legend_refuses_a_palette_with_too_few_colours():
     with pytest.raises(ValueError, match="2 colours for 3 classes"):
         legend_handles(["a", "b", "c"], np.zeros((2, 3), np.uint8))
+
+
+def test_comparison_figure_has_a_row_per_image_a_column_per_mask_and_the_legend():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from kerasseg.evaluation import comparison_figure
+
+    images = [np.zeros((4, 6, 3), np.float32), np.full((4, 6, 3), 255.0, np.float32)]
+    truth = [np.zeros((4, 6), int), np.ones((4, 6), int)]
+    figure = comparison_figure(images, {"ground truth": truth, "prediction": truth}, ["road", "car"])
+    assert len(figure.axes) == 6
+    assert [ax.get_title() for ax in figure.axes[:3]] == ["image", "ground truth", "prediction"]
+    (legend,) = figure.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["0 road", "1 car"]
+    # second row, ground truth: the white image blended with class 1's VOC colour (128, 0, 0), alpha 0.6
+    np.testing.assert_array_equal(figure.axes[4].get_images()[0].get_array()[0, 0], [179, 102, 102])

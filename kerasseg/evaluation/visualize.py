@@ -46,6 +46,40 @@ def legend_handles(class_names: Sequence[str], palette: np.ndarray | None = None
     return [Patch(color=palette[i] / 255.0, label=f"{i} {name}") for i, name in enumerate(class_names)]
 
 
+def comparison_figure(
+    images: Sequence[np.ndarray],
+    columns: dict[str, Sequence[np.ndarray]],
+    class_names: Sequence[str],
+    palette: np.ndarray | None = None,
+    alpha: float = 0.6,
+    size: float = 3.2,
+):
+    """A matplotlib figure: one row per image, the image then one overlay per ``columns`` entry, and a legend.
+
+    ``columns`` maps a title to one label mask per image, e.g. ``{"ground truth": masks, "prediction": preds}``;
+    the legend below names every class with the colour the overlays use.
+    """
+    import matplotlib.pyplot as plt
+
+    rows, cols = len(images), 1 + len(columns)
+    aspect = images[0].shape[0] / images[0].shape[1]
+    figure, axes = plt.subplots(rows, cols, figsize=(size * cols, size * aspect * rows + 0.5), squeeze=False)
+    for row, image in enumerate(images):
+        panels = [("image", np.clip(image, 0, 255).astype(np.uint8))]
+        panels += [(title, overlay(image, masks[row], palette, alpha)) for title, masks in columns.items()]
+        for ax, (title, picture) in zip(axes[row], panels, strict=True):
+            ax.imshow(picture)
+            ax.set_xticks([]), ax.set_yticks([])
+            if row == 0:
+                ax.set_title(title)
+    figure.legend(
+        handles=legend_handles(class_names, palette), loc="lower center", ncol=min(len(class_names), 6),
+        frameon=False, fontsize="small",
+    )
+    figure.tight_layout(rect=(0, 0.06 + 0.03 * (len(class_names) > 6), 1, 1))
+    return figure
+
+
 def write_legend(path, class_names: Sequence[str], palette: np.ndarray | None = None) -> Path:
     """A PNG legend of the masks' colours: one swatch and name per class (matplotlib), written atomically."""
     import matplotlib
