@@ -9,10 +9,9 @@ lines run inside the notebooks themselves, under tests/test_notebooks.py). Each 
 The cheap ones then run, in order, in a folder laid out as the docs assume: ``data/camvid`` written by the README's
 own download command (from ``../shared/data/camvid`` through ``KERASSEG_CAMVID_URL``), and ``model.keras``,
 ``runs/camvid/best.keras`` and ``labels.txt`` copied from the zoo's camvid-mobile (a model ``kerasseg train`` made).
-Small-settings substitutions, the only changes made to a command before it runs:
-
-* ``--input-size H W`` → ``--input-size 64 64`` (export);
-* ``--max-images 2`` added to ``export`` and ``evaluate`` (check and calibration images; evaluated images).
+Small-settings substitution, the only change made to a command before it runs: ``--max-images 4`` added to
+``export`` and ``evaluate`` (4 check and 4 calibration images; 4 evaluated images). Input sizes stay as shown: at
+64×64 camvid-mobile's int8 export agrees with Keras on only ~87 % of the pixels and the export's check fails.
 
 ``train``, ``predict``, ``demo`` and ``benchmark`` commands are parsed, not run (minutes each; tests/test_cli.py,
 tests/test_demo.py and notebook 02 run them). Other shell commands must be on NOT_RUN with the reason.
@@ -136,14 +135,10 @@ def test_the_parser_refuses_a_flag_it_does_not_have():
 
 
 def _small(argv: list[str]) -> list[str]:
-    """The small-settings substitutions of the module docstring."""
-    argv = list(argv)
-    if "--input-size" in argv and argv[0] == "export":
-        i = argv.index("--input-size")
-        argv[i + 1 : i + 3] = ["64", "64"]
+    """The small-settings substitution of the module docstring."""
     if argv[0] in ("export", "evaluate") and "--max-images" not in argv:
-        argv += ["--max-images", "2"]
-    return argv
+        return [*argv, "--max-images", "4"]
+    return list(argv)
 
 
 def _camvid_mirror(camvid: Path, mirror: Path) -> Path:
