@@ -103,6 +103,7 @@ def _replace_between(text: str, start: str, end: str, body: str, where: str) -> 
 
 
 def synced_readme(text: str, repository: str = REPOSITORY) -> str:
+    text = text.replace(f"github.com/{REPOSITORY}", f"github.com/{repository}")  # the install line
     text = _replace_between(text, CLI_START, CLI_END, cli_summary(), "README.md")
     return _replace_between(text, BADGES_START, BADGES_END, notebook_badges(repository), "README.md")
 

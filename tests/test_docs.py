@@ -228,6 +228,8 @@ def test_sync_rewrites_badges_and_install_lines_for_another_address():
     moved = sync.synced_notebook(text, "someone/kerasseg")
     assert "github/someone/kerasseg/blob/main/notebooks/" in moved
     assert "git+https://github.com/someone/kerasseg" in moved and sync.REPOSITORY not in moved
+    readme = sync.synced_readme((REPO / "README.md").read_text(encoding="utf-8"), "someone/kerasseg")
+    assert sync.REPOSITORY not in readme and "github/someone/kerasseg/blob/main/notebooks/02_train" in readme
 
 
 def test_readme_zoo_figures_are_the_cards():
