@@ -36,3 +36,14 @@ def test_comparison_figure_has_a_row_per_image_a_column_per_mask_and_the_legend(
     assert [t.get_text() for t in legend.get_texts()] == ["0 road", "1 car"]
     # second row, ground truth: the white image blended with class 1's VOC colour (128, 0, 0), alpha 0.6
     np.testing.assert_array_equal(figure.axes[4].get_images()[0].get_array()[0, 0], [179, 102, 102])
+
+
+def test_write_legend_still_writes_a_png_with_the_swatches(tmp_path):
+    from PIL import Image
+
+    from kerasseg.evaluation.visualize import write_legend
+
+    path = write_legend(tmp_path / "legend.png", ["road", "car"], np.array([[255, 0, 0], [0, 0, 255]], np.uint8))
+    pixels = np.asarray(Image.open(path).convert("RGB")).reshape(-1, 3)
+    assert {(255, 0, 0), (0, 0, 255)} <= set(map(tuple, pixels.tolist()))
+    assert not list(tmp_path.glob(".*tmp*"))
