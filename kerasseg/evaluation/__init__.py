@@ -10,13 +10,21 @@ from kerasseg.evaluation.inference import (
     window_starts,
 )
 from kerasseg.evaluation.scoring import evaluate, output_classes
-from kerasseg.evaluation.visualize import list_images, overlay, predict_folder
+from kerasseg.evaluation.visualize import (
+    comparison_figure,
+    legend_handles,
+    list_images,
+    overlay,
+    predict_folder,
+)
 
 __all__ = [
     "DEEPLAB_CRF",
+    "comparison_figure",
     "dense_crf",
     "evaluate",
     "fixed_input_size",
+    "legend_handles",
     "list_images",
     "load_model",
     "model_logits",

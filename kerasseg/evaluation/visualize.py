@@ -33,16 +33,61 @@ def save_png(image: Image.Image, path: Path) -> Path:
     return path
 
 
+def legend_handles(class_names: Sequence[str], palette: np.ndarray | None = None) -> list:
+    """One matplotlib colour swatch per class, labelled "i name", for ``figure.legend(handles=...)``.
+
+    The colours are those :func:`overlay` and ``colorize`` paint with the same ``palette`` (VOC colours by default).
+    """
+    from matplotlib.patches import Patch
+
+    palette = np.asarray(voc_palette(max(len(class_names), 2)) if palette is None else palette, np.float32)
+    if len(palette) < len(class_names):
+        raise ValueError(f"the palette has {len(palette)} colours for {len(class_names)} classes")
+    return [Patch(color=palette[i] / 255.0, label=f"{i} {name}") for i, name in enumerate(class_names)]
+
+
+def comparison_figure(
+    images: Sequence[np.ndarray],
+    columns: dict[str, Sequence[np.ndarray]],
+    class_names: Sequence[str],
+    palette: np.ndarray | None = None,
+    alpha: float = 0.6,
+    size: float = 3.2,
+):
+    """A matplotlib figure: one row per image, the image then one overlay per ``columns`` entry, and a legend.
+
+    ``columns`` maps a title to one label mask per image, e.g. ``{"ground truth": masks, "prediction": preds}``;
+    the legend below names every class with the colour the overlays use.
+    """
+    import matplotlib.pyplot as plt
+
+    rows, cols = len(images), 1 + len(columns)
+    aspect = images[0].shape[0] / images[0].shape[1]
+    figure, axes = plt.subplots(rows, cols, figsize=(size * cols, size * aspect * rows + 0.5), squeeze=False)
+    for row, image in enumerate(images):
+        panels = [("image", np.clip(image, 0, 255).astype(np.uint8))]
+        panels += [(title, overlay(image, masks[row], palette, alpha)) for title, masks in columns.items()]
+        for ax, (title, picture) in zip(axes[row], panels, strict=True):
+            ax.imshow(picture)
+            ax.set_xticks([]), ax.set_yticks([])
+            if row == 0:
+                ax.set_title(title)
+    figure.legend(
+        handles=legend_handles(class_names, palette), loc="lower center", ncol=min(len(class_names), 6),
+        frameon=False, fontsize="small",
+    )
+    figure.tight_layout(rect=(0, 0.06 + 0.03 * (len(class_names) > 6), 1, 1))
+    return figure
+
+
 def write_legend(path, class_names: Sequence[str], palette: np.ndarray | None = None) -> Path:
     """A PNG legend of the masks' colours: one swatch and name per class (matplotlib), written atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
 
-    palette = np.asarray(voc_palette(max(len(class_names), 2)) if palette is None else palette, np.float32)
-    handles = [Patch(color=palette[i] / 255.0, label=f"{i} {name}") for i, name in enumerate(class_names)]
+    handles = legend_handles(class_names, palette)
     figure = plt.figure(figsize=(3, 0.3 * len(handles) + 0.4))
     figure.legend(handles=handles, loc="center", frameon=False)
     path = Path(path)
