@@ -8,14 +8,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasseg.export.tflite import frozen_function, write_atomic
-from kerasseg.models.contract import inference_model
+from kerasseg.export.files import write_atomic
+from kerasseg.export.prepare import PreparedModel, prepare
+from kerasseg.export.tflite import frozen_function
 
 DEFAULT_OPSET = 17
 
 
 def to_onnx(
-    model: keras.Model,
+    model: keras.Model | PreparedModel,
     path: str,
     opset: int = DEFAULT_OPSET,
     input_size: tuple[int, int] | None = None,
@@ -33,12 +34,12 @@ def to_onnx(
         raise ImportError("ONNX export needs tf2onnx: pip install tf2onnx==1.17.0 onnx==1.23.2") from err
     if not 7 <= int(opset) <= 21:
         raise ValueError(f"opset must be between 7 and 21 (tf2onnx 1.17 supports these), got {opset}")
-    model = inference_model(model)
-    size = tuple(input_size) if input_size is not None else tuple(model.input_shape[1:3])
-    if len(size) != 2:
-        raise ValueError(f"input_size must be (height, width), got {size}")
+    prepared = prepare(model, input_size, fixed_size=False)
+    if prepared.model is not prepared.reference:
+        raise ValueError("native-resolution logits are a TFLite option (MediaPipe resizes the output)")
+    model = prepared.model
     try:
-        frozen = frozen_function(model, size, batch=batch)
+        frozen = frozen_function(model, prepared.size, batch=batch)
     except tf.errors.OperatorNotAllowedInGraphError as err:
         raise ValueError(
             f"{model.name} cannot be traced with unknown height and width (a layer needs static sizes in graph "
