@@ -51,8 +51,8 @@ def load_check_data(
         masks.append(resize(mask, size, "nearest"))
     if not images:
         raise ValueError(f"dataset {spec!r} split {split!r} has no examples{_after(skip)}")
-    return CheckData(np.stack(images), np.stack(masks), list(info.class_names),
-                     f"{spec} ({split}, {len(images)}{_count(skip)})")
+    source = f"{spec} ({split}, {len(images)}{_after_first(skip)})"
+    return CheckData(np.stack(images), np.stack(masks), list(info.class_names), source)
 
 
 def _folder(folder: Path, size, limit, skip) -> CheckData:
@@ -62,15 +62,15 @@ def _folder(folder: Path, size, limit, skip) -> CheckData:
     if not files:
         raise ValueError(f"{folder} has no images{_after(skip)}")
     images = np.stack([resize(read_image(p), size) for p in files])
-    return CheckData(images, None, None, f"{folder} ({len(files)} images{_count(skip)})")
+    return CheckData(images, None, None, f"{folder} ({len(files)} images{_after_first(skip)})")
+
+
+def _after_first(skip: int) -> str:
+    return f" after the first {skip}" if skip else ""
 
 
 def _after(skip: int) -> str:
-    return f" after the first {skip} (the checked ones): pass --calibration DATA, or fewer --max-images" if skip else ""
-
-
-def _count(skip: int) -> str:
-    return f" after the first {skip}" if skip else ""
+    return f"{_after_first(skip)} (the checked ones): pass --calibration DATA, or fewer --max-images" if skip else ""
 
 
 def synthetic_check_data(size: tuple[int, int], n: int = 8, seed: int = 0) -> CheckData:

@@ -15,13 +15,8 @@ from kerasseg.export.tflite import frozen_function
 DEFAULT_OPSET = 17
 
 
-def to_onnx(
-    model: keras.Model | PreparedModel,
-    path: str,
-    opset: int = DEFAULT_OPSET,
-    input_size: tuple[int, int] | None = None,
-    batch: int | None = None,
-) -> str:
+def to_onnx(model: keras.Model | PreparedModel, path: str, opset: int = DEFAULT_OPSET,
+            input_size: tuple[int, int] | None = None, batch: int | None = None) -> str:
     """Converts ``model`` to an ONNX file at ``path``; returns ``path``.
 
     Input ``image`` (batch, H, W, 3) float32 RGB in [0, 255] (NHWC, as in Keras), output ``logits``

@@ -37,17 +37,9 @@ def export_format(path: str) -> str:
     return suffix[1:]
 
 
-def parity_report(
-    model: keras.Model | PreparedModel,
-    path: str,
-    images: np.ndarray,
-    masks: np.ndarray | None = None,
-    *,
-    quantization: str | None = None,
-    class_names: Sequence[str] | None = None,
-    ignore_label: int = IGNORE_LABEL,
-    num_threads: int = 2,
-) -> dict:
+def parity_report(model: keras.Model | PreparedModel, path: str, images: np.ndarray, masks: np.ndarray | None = None,
+                  *, quantization: str | None = None, class_names: Sequence[str] | None = None,
+                  ignore_label: int = IGNORE_LABEL, num_threads: int = 2) -> dict:
     """Compares the export at ``path`` (.tflite or .onnx) with ``model`` on ``images`` (N, H, W, 3) in [0, 255].
 
     Images (and ``masks`` (N, H, W) int labels, ``ignore_label`` skipped) are resized to the export's input

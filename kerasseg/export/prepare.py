@@ -39,15 +39,9 @@ class PreparedModel:
         )
 
 
-def prepare(
-    model: keras.Model | PreparedModel,
-    input_size: tuple[int, int] | None = None,
-    calibration: RepresentativeData | None = None,
-    *,
-    labels: Sequence[str] | None = None,
-    full_resolution: bool = True,
-    fixed_size: bool = True,
-) -> PreparedModel:
+def prepare(model: keras.Model | PreparedModel, input_size: tuple[int, int] | None = None,
+            calibration: RepresentativeData | None = None, *, labels: Sequence[str] | None = None,
+            full_resolution: bool = True, fixed_size: bool = True) -> PreparedModel:
     """``model`` ready for export (a :class:`PreparedModel` as it is). ``input_size`` (H, W): default the model's
     own, dynamic for an any-size model only with ``fixed_size=False`` (ONNX); ``full_resolution=False``: convert
     :func:`native_resolution_model`; ``calibration``: real images in [0, 255]; ``labels``: default ``class_0`` …."""

@@ -120,16 +120,9 @@ def benchmark_row(path: str, name: str, num_threads: int = 2, runs: int = 30, qu
     }
 
 
-def benchmark_table(
-    model,
-    input_size: tuple[int, int] | None = None,
-    *,
-    modes=("float32", "int8"),
-    calibration: str | None = None,
-    runs: int = 30,
-    num_threads: int = 2,
-    keras: bool = True,
-) -> list[dict]:
+def benchmark_table(model, input_size: tuple[int, int] | None = None, *, modes=("float32", "int8"),
+                    calibration: str | None = None, runs: int = 30, num_threads: int = 2,
+                    keras: bool = True) -> list[dict]:
     """Rows of :func:`benchmark_row` for a ``.tflite`` file, or for a Keras model (``.keras`` path or object):
     its Keras call (``keras=True``) and each TFLite mode in ``modes``, exported to a temporary folder."""
     import tempfile

@@ -36,17 +36,9 @@ from kerasseg.export.runner import tflite_interpreter  # noqa: F401 (benchmarks/
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 
 
-def to_tflite(
-    model: keras.Model | PreparedModel,
-    path: str,
-    quantization: str = "float32",
-    representative_data: RepresentativeData | None = None,
-    input_size: tuple[int, int] | None = None,
-    *,
-    labels: Sequence[str] | None = None,
-    metadata: bool = True,
-    full_resolution: bool = True,
-) -> str:
+def to_tflite(model: keras.Model | PreparedModel, path: str, quantization: str = "float32",
+              representative_data: RepresentativeData | None = None, input_size: tuple[int, int] | None = None, *,
+              labels: Sequence[str] | None = None, metadata: bool = True, full_resolution: bool = True) -> str:
     """Converts ``model`` to a ``.tflite`` file at ``path`` with builtin ops only; returns ``path``.
 
     Batch 1, input (1, H, W, 3) RGB in [0, 255]: float32, or uint8 camera pixels for ``int8`` (full-integer,
@@ -61,18 +53,10 @@ def to_tflite(
     return write_tflite(prepared, {quantization: path}, metadata)[quantization]
 
 
-def to_tflite_modes(
-    model: keras.Model | PreparedModel,
-    directory: str,
-    quantizations: Sequence[str] = QUANTIZATIONS,
-    representative_data: RepresentativeData | None = None,
-    input_size: tuple[int, int] | None = None,
-    *,
-    labels: Sequence[str] | None = None,
-    metadata: bool = True,
-    name: str | None = None,
-    full_resolution: bool = True,
-) -> dict[str, str]:
+def to_tflite_modes(model: keras.Model | PreparedModel, directory: str, quantizations: Sequence[str] = QUANTIZATIONS,
+                    representative_data: RepresentativeData | None = None,
+                    input_size: tuple[int, int] | None = None, *, labels: Sequence[str] | None = None,
+                    metadata: bool = True, name: str | None = None, full_resolution: bool = True) -> dict[str, str]:
     """Exports ``model`` in several modes from one traced function: ``{mode: path}``, files ``{name}_{mode}.tflite``
     in ``directory``. Arguments as :func:`to_tflite`."""
     prepared = _checked(model, quantizations, representative_data, input_size, labels, full_resolution)

@@ -16,24 +16,11 @@ from kerasseg.export.tflite import check_quantization, write_tflite
 FORMATS = ("tflite", "onnx")
 
 
-def export_checked(
-    model: keras.Model | str,
-    out: str,
-    fmt: str = "tflite",
-    quantization: str = "float32",
-    input_size: tuple[int, int] | None = None,
-    *,
-    check: str | None = None,
-    split: str = "val",
-    calibration: str | None = None,
-    labels_file: str | None = None,
-    limit: int = 16,
-    opset: int = DEFAULT_OPSET,
-    metadata: bool = True,
-    data_dir: str | None = None,
-    full_resolution: bool = True,
-    verbose: bool = False,
-) -> dict:
+def export_checked(model: keras.Model | str, out: str, fmt: str = "tflite", quantization: str = "float32",
+                   input_size: tuple[int, int] | None = None, *, check: str | None = None, split: str = "val",
+                   calibration: str | None = None, labels_file: str | None = None, limit: int = 16,
+                   opset: int = DEFAULT_OPSET, metadata: bool = True, data_dir: str | None = None,
+                   full_resolution: bool = True, verbose: bool = False) -> dict:
     """Exports ``model`` (a ``keras.Model`` or a ``.keras`` path) to ``out`` and returns its parity report.
 
     ``check``: a dataset spec or a folder of images to check on (default: synthetic shapes, reported as such);
