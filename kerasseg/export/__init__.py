@@ -5,7 +5,7 @@ from kerasseg.export.gpu import gpu_unsupported
 from kerasseg.export.metadata import read_label_file, read_labels, segmenter_metadata
 from kerasseg.export.onnx import onnx_ops, run_onnx, to_onnx
 from kerasseg.export.parity import format_report, parity_report, read_report, write_report
-from kerasseg.export.prepare import PreparedModel, native_resolution_model, prepare
+from kerasseg.export.preparation import PreparedModel, native_resolution_model, prepare
 from kerasseg.export.runner import run_tflite, tflite_input_size
 from kerasseg.export.tflite import QUANTIZATIONS, to_tflite, to_tflite_modes
 

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasseg.export.files import write_atomic
-from kerasseg.export.prepare import PreparedModel, prepare
+from kerasseg.export.preparation import PreparedModel, prepare
 from kerasseg.export.tflite import frozen_function
 
 DEFAULT_OPSET = 17

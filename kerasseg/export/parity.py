@@ -20,7 +20,7 @@ from kerasseg.export.check_data import resize
 from kerasseg.export.files import sha256, write_atomic
 from kerasseg.export.flatbuffer import tflite_op_list, tflite_quantization
 from kerasseg.export.onnx import onnx_session, run_onnx
-from kerasseg.export.prepare import PreparedModel, prepare
+from kerasseg.export.preparation import PreparedModel, prepare
 from kerasseg.export.runner import run_tflite, tflite_input_size
 from kerasseg.metrics import IGNORE_LABEL, SegmentationScores, confusion_matrix
 

@@ -130,7 +130,7 @@ def benchmark_table(model, input_size: tuple[int, int] | None = None, *, modes=(
     if isinstance(model, str) and model.endswith(".tflite"):
         return [benchmark_row(model, os.path.basename(model), num_threads, runs)]
     from kerasseg.export.check_data import load_check_data, synthetic_check_data
-    from kerasseg.export.prepare import prepare
+    from kerasseg.export.preparation import prepare
     from kerasseg.export.tflite import to_tflite_modes
 
     if isinstance(model, str):

@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from kerasseg.export.files import write_atomic
 from kerasseg.export.flatbuffer import share_vectors
-from kerasseg.export.prepare import PreparedModel, RepresentativeData, prepare
+from kerasseg.export.preparation import PreparedModel, RepresentativeData, prepare
 from kerasseg.export.runner import tflite_interpreter  # noqa: F401 (benchmarks/mobile.py imports it from here)
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
@@ -46,8 +46,8 @@ def to_tflite(model: keras.Model | PreparedModel, path: str, quantization: str =
     input size). Output: float32 logits (1, H, W, classes). An auxiliary head is dropped. With ``metadata`` the
     file carries MediaPipe ImageSegmenter metadata (mean 0, std 1: the model takes [0, 255] pixels) and a label
     map (``labels``, default ``class_0`` …). ``full_resolution=False`` leaves out the final upsampling of the
-    logits (see :func:`~kerasseg.export.prepare.native_resolution_model`). Written under a temporary name and
-    renamed. A :class:`~kerasseg.export.prepare.PreparedModel` brings its own size, calibration and labels.
+    logits (see :func:`~kerasseg.export.preparation.native_resolution_model`). Written under a temporary name and
+    renamed. A :class:`~kerasseg.export.preparation.PreparedModel` brings its own size, calibration and labels.
     """
     prepared = _checked(model, (quantization,), representative_data, input_size, labels, full_resolution)
     return write_tflite(prepared, {quantization: path}, metadata)[quantization]

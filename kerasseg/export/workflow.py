@@ -10,7 +10,7 @@ from kerasseg.export.check_data import CheckData, load_check_data, synthetic_che
 from kerasseg.export.metadata import read_label_file
 from kerasseg.export.onnx import DEFAULT_OPSET, to_onnx
 from kerasseg.export.parity import parity_report, report_path, write_report
-from kerasseg.export.prepare import prepare
+from kerasseg.export.preparation import prepare
 from kerasseg.export.tflite import check_quantization, write_tflite
 
 FORMATS = ("tflite", "onnx")

@@ -80,3 +80,15 @@ def test_a_report_of_another_export_is_refused(tmp_path):
     with pytest.raises(ValueError, match="m.parity.json is stale"):
         read_report(str(out))
     assert read_report(str(tmp_path / "none.tflite")) is None
+
+
+@pytest.mark.parametrize("fmt", ["tflite", "onnx"])
+def test_the_model_is_prepared_once(fmt, tmp_path, monkeypatch):
+    """Conversion and parity check trust the prepared model: one inference graph, one size, per export."""
+    from kerasseg.export import preparation
+
+    calls = []
+    original = preparation.inference_model
+    monkeypatch.setattr(preparation, "inference_model", lambda model: calls.append(model.name) or original(model))
+    export_checked(colour_segmenter(), str(tmp_path / f"m.{fmt}"), fmt, metadata=False)
+    assert calls == ["colour_segmenter"]
