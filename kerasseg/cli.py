@@ -289,6 +289,8 @@ def _add_export(sub):
         )
         print(format_report(report))
         print(f"checked on   {report['data']}; report written to {report['report_path']}")
+        if report["calibration"]:
+            print(f"calibrated on {report['calibration']}")
         if not report["passed"]:
             raise SystemExit(1)
 

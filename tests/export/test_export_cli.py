@@ -39,6 +39,7 @@ def test_int8_export_checked_on_a_folder(saved_colour, capsys):
         report = json.load(f)
     assert report["quantization"] == "int8" and report["passed"] and report["images"] == 3
     assert report["calibration"] == f"{saved_colour / 'images'} (3 images after the first 3)"
+    assert f"calibrated on {saved_colour / 'images'} (3 images after the first 3)" in printed
     assert read_labels(str(out)) == COLOUR_LABELS
 
 
