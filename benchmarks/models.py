@@ -8,17 +8,16 @@ PSPNet's, dropped with ``inference_model``) and measured at batch 1:
 
 - parameters of the inference model;
 - GFLOPs = 2 × the multiply-adds of the convolution, depthwise, transposed-convolution and fully-connected
-  (MatMul) ops, counted from the static op shapes of the traced TensorFlow graph (the graph the latency runs),
-  so no TFLite conversion is needed. It is the convention of ``kerasseg.export.profile.tflite_flops`` and gives
-  the same figure on the float32 TFLite export (``--litert`` prints both; tests/test_benchmark_models.py checks
-  the agreement and a hand count);
+  ops of the model's float32 TFLite export, counted by ``kerasseg.export.profile.tflite_flops`` (the project's
+  one FLOP counter; tests/test_benchmark_models.py checks it against hand counts);
 - output stride (OS): the builder's ``output_stride`` argument where it has one (DeepLab v2/v3/v3+, PSPNet),
   otherwise measured: input size / size of the coarsest feature map that a spatial (k > 1) convolution or a
   max pooling produces;
 - CPU latency of ``tf.function(model(x, training=False))`` plus ``.numpy()``: median of N timed calls after one
   warm-up call. N is ``--runs`` (default 5), lowered for heavy models so that their timed calls take about
   ``--budget`` seconds, but never below 3 (or ``--runs``);
-- with ``--litert``: LiteRT float32 latency (XNNPACK, 2 threads, same N) via ``kerasseg.export.profile``.
+- with ``--litert``: LiteRT float32 latency (XNNPACK, 2 threads, same N) of that export via
+  ``kerasseg.export.profile``.
 
 The full run over the 15 architectures of issue #3 takes 11 min on 2 CPU cores at load average 2–10, 19 min at 7–12.
 """
@@ -45,7 +44,6 @@ from kerasseg.models import inference_model, list_models, model_info  # noqa: E4
 
 CLASSES = 21
 _SPATIAL_CONVS = ("Conv2D", "DepthwiseConv2dNative")
-_MATMULS = ("MatMul", "BatchMatMulV2", "BatchMatMulV3")
 
 
 def paper_model(name: str, size: int, classes: int = CLASSES) -> keras.Model:
@@ -88,25 +86,6 @@ def _conv_output_shape(op) -> list[int]:
         if consumers[0].type == "BatchToSpaceND":
             return _static_shape(consumers[0].outputs[0])
         tensor = consumers[0].outputs[0]
-
-
-def graph_flops(graph) -> float:
-    """GFLOPs: 2 × multiply-adds of Conv2D, DepthwiseConv2dNative, Conv2DBackpropInput (transposed convolution)
-    and MatMul ops of a traced graph with static shapes."""
-    macs = 0
-    for op in graph.get_operations():
-        if op.type in _SPATIAL_CONVS:
-            kh, kw, c_in, _ = _static_shape(op.inputs[1])  # (kh, kw, Cin, Cout or multiplier)
-            per_output = kh * kw * (c_in if op.type == "Conv2D" else 1)
-            macs += int(np.prod(_conv_output_shape(op))) * per_output
-        elif op.type == "Conv2DBackpropInput":
-            kh, kw, c_out, _ = _static_shape(op.inputs[1])  # (kh, kw, Cout, Cin) of the transposed conv
-            macs += int(np.prod(_static_shape(op.inputs[2]))) * kh * kw * c_out
-        elif op.type in _MATMULS:
-            a = _static_shape(op.inputs[0])
-            transposed = op.get_attr("transpose_a" if op.type == "MatMul" else "adj_x")
-            macs += int(np.prod(_static_shape(op.outputs[0]))) * (a[-2] if transposed else a[-1])
-    return 2 * macs / 1e9
 
 
 def _max_pooling_heights(model: keras.Model) -> list[int]:
@@ -164,19 +143,19 @@ def time_calls(call, x, runs: int, budget_s: float, min_runs: int = 3) -> dict:
     }
 
 
-def litert_row(model: keras.Model, size: int, runs: int) -> dict:
-    """LiteRT float32 latency (2 threads) and ``tflite_flops`` of the model's float32 TFLite export."""
+def float32_export(model: keras.Model, size: int, directory: str) -> str:
+    """The model's float32 TFLite export, where its FLOPs are counted (``kerasseg.export.profile.tflite_flops``)."""
     from kerasseg.export import to_tflite
-    from kerasseg.export.profile import litert_latency, tflite_flops
 
-    with tempfile.TemporaryDirectory() as directory:
-        path = to_tflite(model, os.path.join(directory, "model.tflite"), "float32", input_size=(size, size))
-        latency = litert_latency(path, num_threads=2, runs=runs, warmup=1)
-        return {
-            "litert_ms": latency["median_ms"],
-            "tflite_gflops": tflite_flops(path),
-            "tflite_mb": os.path.getsize(path) / 2**20,
-        }
+    return to_tflite(model, os.path.join(directory, "model.tflite"), "float32", input_size=(size, size))
+
+
+def litert_row(path: str, runs: int) -> dict:
+    """LiteRT float32 latency (2 threads) and size of the float32 TFLite export at ``path``."""
+    from kerasseg.export.profile import litert_latency
+
+    latency = litert_latency(path, num_threads=2, runs=runs, warmup=1)
+    return {"litert_ms": latency["median_ms"], "tflite_mb": os.path.getsize(path) / 2**20}
 
 
 def benchmark_model(name: str, size: int, runs: int, budget_s: float, litert: bool = False) -> dict:
@@ -186,11 +165,15 @@ def benchmark_model(name: str, size: int, runs: int, budget_s: float, litert: bo
     call, concrete = traced_graph(model, size)
     configured = default_argument(name, "output_stride")
     measured = measured_output_stride(model, concrete.graph, size)
+    from kerasseg.export.profile import tflite_flops
+
+    directory = tempfile.TemporaryDirectory()
+    path = float32_export(model, size, directory.name)
     row = {
         "model": name,
         "backbone": default_argument(name, "backbone"),
         "params": int(model.count_params()),
-        "gflops": graph_flops(concrete.graph),
+        "gflops": tflite_flops(path),
         "output_stride": configured if configured is not None else measured,
         "output_stride_measured": measured,
     }
@@ -206,9 +189,10 @@ def benchmark_model(name: str, size: int, runs: int, budget_s: float, litert: bo
     )
     if litert:
         try:
-            row.update(litert_row(model, size, latency["runs"]))
-        except Exception as err:  # keep the Keras figures of a model that does not convert
+            row.update(litert_row(path, latency["runs"]))
+        except Exception as err:  # keep the Keras figures of a model that LiteRT does not run
             row["litert_error"] = _first_line(err)
+    directory.cleanup()
     row["seconds"] = time.perf_counter() - start
     return row
 
@@ -283,7 +267,7 @@ COLUMNS = [  # (title, key, format)
     ("GFLOP/s", "gflops_per_s", "{:.0f}"),
     ("load", "load_1m", "{:.1f}"),
 ]
-LITERT_COLUMNS = [("LiteRT fp32 ms", "litert_ms", "{:.0f}"), ("TFLite GFLOPs", "tflite_gflops", "{:.1f}")]
+LITERT_COLUMNS = [("LiteRT fp32 ms", "litert_ms", "{:.0f}")]
 
 
 def _cell(row: dict, key, fmt) -> str:
@@ -325,8 +309,8 @@ def report(rows: list[dict], size: int, env: dict, load_start, load_end, markdow
         f"Load average (1/5/15 min) at start {load_start}, at end {load_end} — a shared machine: latencies are noisy",
     ]
     notes = [
-        "GFLOPs: 2 × multiply-adds of conv, depthwise, transposed-conv and FC ops, from the traced graph's op shapes "
-        "(= kerasseg.export.profile.tflite_flops of the float32 TFLite export).",
+        "GFLOPs: 2 × multiply-adds of conv, depthwise, transposed-conv and FC ops of the float32 TFLite export "
+        "(kerasseg.export.profile.tflite_flops).",
         "OS: the builder's output_stride, else input size / coarsest feature map of a k > 1 convolution or max pooling.",
         "Keras CPU ms: tf.function(model(x, training=False)) + .numpy(), batch 1, median of N timed calls after one "
         "warm-up call; p10–p90 spread of the N calls; GFLOP/s = GFLOPs / median; load: 1-minute load average "
@@ -387,7 +371,7 @@ def main(argv=None) -> int:
     load_end = _load()
     print(report(rows, args.size, env, load_start, load_end, args.markdown))
     if args.json:
-        from kerasseg.export.tflite import write_atomic
+        from kerasseg.export.files import write_atomic
 
         result = {
             "size": args.size,

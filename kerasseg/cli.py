@@ -255,7 +255,8 @@ def _add_export(sub):
     p.add_argument("--check", default=None, help="data to check on: a folder of images or a dataset spec "
                    "(camvid | isbi2012 | folder:IMAGES:MASKS | ...); default: synthetic shapes")
     p.add_argument("--split", default="val", help="split of --check / --calibration datasets (default: val)")
-    p.add_argument("--calibration", default=None, help="int8 representative images (default: the --check data)")
+    p.add_argument("--calibration", default=None, help="int8 representative images (default: the --max-images "
+                   "images of --check after the checked ones; never the checked images)")
     p.add_argument("--max-images", type=int, default=16, help="images taken from --check / --calibration")
     p.add_argument("--labels", default=None, help="label file for the metadata, one class name per line")
     p.add_argument("--data-dir", default=None, help="the dataset's folder (camvid, isbi2012)")
@@ -288,6 +289,8 @@ def _add_export(sub):
         )
         print(format_report(report))
         print(f"checked on   {report['data']}; report written to {report['report_path']}")
+        if report["calibration"]:
+            print(f"calibrated on {report['calibration']}")
         if not report["passed"]:
             raise SystemExit(1)
 

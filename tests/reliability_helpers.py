@@ -129,16 +129,18 @@ def _patch(point: str) -> None:
                 _die()
 
         os.replace = replace_then_die
-    elif point == "export-rename":  # the new export renamed into place, its report not yet
+    elif point in ("export-before-rename", "export-rename"):  # the new export checked; renamed into place or not
         replace = os.replace
         target = os.path.abspath(sys.argv[sys.argv.index("--out") + 1])
 
-        def replace_then_die(src, dst):
+        def replace_around_death(src, dst):
+            if os.path.abspath(dst) == target and point == "export-before-rename":
+                _die()
             replace(src, dst)
             if os.path.abspath(dst) == target:
                 _die()
 
-        os.replace = replace_then_die
+        os.replace = replace_around_death
     else:
         raise SystemExit(f"unknown kill point {point!r}")
 

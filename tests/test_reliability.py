@@ -365,15 +365,22 @@ def test_a_pending_best_record_without_its_model_is_dropped(finished, tmp_path):
     assert checkpoint.best == json.loads(before)
 
 
-def test_export_killed_after_its_rename_never_leaves_a_stale_report(world, tmp_path):
+@pytest.mark.parametrize("point", ["export-before-rename", "export-rename"])
+def test_an_export_killed_at_its_rename_never_passes_off_a_stale_report(point, world, tmp_path):
+    """Issue #12: the report records its export's sha256, so a kill between the two renames is seen."""
+    from kerasseg.export import read_report
+
     out = tmp_path / "m.tflite"
     out.write_bytes(b"previous export")
-    (tmp_path / "m.parity.json").write_text(json.dumps({"size_bytes": len(b"previous export")}))
-    _killed("export-rename", ["export", world["model"], "--input-size", "32", "32", "--no-metadata", "--out", out], tmp_path)
-    assert out.read_bytes() != b"previous export"
-    report = tmp_path / "m.parity.json"
-    assert not report.exists() or json.loads(report.read_text())["size_bytes"] == out.stat().st_size
-
+    previous = {"sha256": rh.hashlib.sha256(b"previous export").hexdigest()}
+    (tmp_path / "m.parity.json").write_text(json.dumps(previous))
+    _killed(point, ["export", world["model"], "--input-size", "32", "32", "--no-metadata", "--out", out], tmp_path)
+    if point == "export-before-rename":
+        assert out.read_bytes() == b"previous export" and read_report(str(out)) == previous
+    else:
+        assert out.read_bytes() != b"previous export"
+        with pytest.raises(ValueError, match="stale"):  # the previous report, refused as another file's
+            read_report(str(out))
 
 
 def test_log_rows_past_the_backup_and_half_written_lines_are_dropped(tmp_path):

@@ -16,7 +16,8 @@ from PIL import Image
 
 from kerasseg.data.info import IGNORE_LABEL
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+# What Pillow decodes and the image readers here accept; masks are lossless only.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff")
 _INDEX_MODES = ("P", "L", "I", "I;16", "1")
 
@@ -128,6 +129,17 @@ def _decoded(image: Image.Image, path, what: str) -> Image.Image:
     except Exception as err:
         raise ValueError(f"cannot decode {what} {path}: {err}") from None
     return image
+
+
+def list_images(folder) -> list[Path]:
+    """The image files of ``folder`` (:data:`IMAGE_SUFFIXES`), sorted by name; an error when there are none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder {folder} does not exist")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+    return files
 
 
 def read_image(path: str | Path) -> np.ndarray:

@@ -10,9 +10,8 @@ import numpy as np
 from PIL import Image
 
 from kerasseg.data.info import colorize, voc_palette
+from kerasseg.data.masks import list_images
 from kerasseg.evaluation.inference import ModelLike, predict_probabilities
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 def overlay(
@@ -96,16 +95,6 @@ def write_legend(path, class_names: Sequence[str], palette: np.ndarray | None = 
     plt.close(figure)
     os.replace(tmp, path)
     return path
-
-
-def list_images(folder) -> list[Path]:
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"image folder {folder} does not exist")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
-    return files
 
 
 def predict_folder(

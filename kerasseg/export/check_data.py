@@ -8,12 +8,10 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
 
 @dataclass
 class CheckData:
-    """``images`` (N, H, W, 3) float32 in [0, 255] at the export's size; ``masks`` (N, H, W) int32 or None."""
+    """``images`` (N, H, W, 3) float32 in [0, 255] at the export's size; ``masks`` (N, H, W) int labels or None."""
 
     images: np.ndarray
     masks: np.ndarray | None
@@ -21,18 +19,20 @@ class CheckData:
     source: str
 
 
-def _resize_image(image, size) -> np.ndarray:
-    return tf.image.resize(tf.cast(image, tf.float32), size).numpy()
-
-
-def _resize_mask(mask, size) -> np.ndarray:
-    return tf.image.resize(tf.cast(mask, tf.int32)[..., None], size, method="nearest").numpy()[..., 0]
+def resize(images, size, method: str = "bilinear") -> np.ndarray:
+    """Images (..., H, W, 3) to float32 at ``size``, bilinear; or label masks (..., H, W), nearest."""
+    images = np.asarray(images)
+    if tuple(images.shape[-3:-1] if method == "bilinear" else images.shape[-2:]) == tuple(size):
+        return images.astype("float32", copy=False) if method == "bilinear" else images
+    if method == "nearest":
+        return tf.image.resize(images[..., None], size, method="nearest").numpy()[..., 0]
+    return tf.image.resize(images.astype("float32"), size).numpy()
 
 
 def load_check_data(
-    spec: str, size: tuple[int, int], split: str = "val", limit: int = 16, data_dir: str | None = None
+    spec: str, size: tuple[int, int], split: str = "val", limit: int = 16, data_dir: str | None = None, skip: int = 0
 ) -> CheckData:
-    """The first ``limit`` examples of ``spec`` resized to ``size`` (images bilinear, masks nearest).
+    """``limit`` examples of ``spec`` after the first ``skip``, resized to ``size`` (images bilinear, masks nearest).
 
     ``spec`` is a folder of images (no labels), or a dataset spec of ``kerasseg.data.load_dataset``
     ("camvid", "isbi2012", "folder:IMAGES_DIR:MASKS_DIR", ...) read at ``split``.
@@ -41,27 +41,36 @@ def load_check_data(
         raise ValueError(f"limit must be at least 1, got {limit}")
     folder = Path(spec)
     if folder.is_dir():
-        return _folder(folder, size, limit)
+        return _folder(folder, size, limit, skip)
     from kerasseg.data import load_dataset
 
     ds, info = load_dataset(spec, split, data_dir)
     images, masks = [], []
-    for image, mask in ds.take(limit):
-        images.append(_resize_image(image, size))
-        masks.append(_resize_mask(mask, size))
+    for image, mask in ds.skip(skip).take(limit):
+        images.append(resize(image, size))
+        masks.append(resize(mask, size, "nearest"))
     if not images:
-        raise ValueError(f"dataset {spec!r} split {split!r} has no examples")
-    return CheckData(np.stack(images), np.stack(masks), list(info.class_names), f"{spec} ({split}, {len(images)})")
+        raise ValueError(f"dataset {spec!r} split {split!r} has no examples{_after(skip)}")
+    source = f"{spec} ({split}, {len(images)}{_after_first(skip)})"
+    return CheckData(np.stack(images), np.stack(masks), list(info.class_names), source)
 
 
-def _folder(folder: Path, size, limit) -> CheckData:
-    from kerasseg.data.masks import read_image  # names the file it cannot decode
+def _folder(folder: Path, size, limit, skip) -> CheckData:
+    from kerasseg.data.masks import list_images, read_image  # read_image names the file it cannot decode
 
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
+    files = list_images(folder)[skip : skip + limit]
     if not files:
-        raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
-    images = np.stack([_resize_image(read_image(p), size) for p in files])
-    return CheckData(images, None, None, f"{folder} ({len(files)} images)")
+        raise ValueError(f"{folder} has no images{_after(skip)}")
+    images = np.stack([resize(read_image(p), size) for p in files])
+    return CheckData(images, None, None, f"{folder} ({len(files)} images{_after_first(skip)})")
+
+
+def _after_first(skip: int) -> str:
+    return f" after the first {skip}" if skip else ""
+
+
+def _after(skip: int) -> str:
+    return f"{_after_first(skip)} (the checked ones): pass --calibration DATA, or fewer --max-images" if skip else ""
 
 
 def synthetic_check_data(size: tuple[int, int], n: int = 8, seed: int = 0) -> CheckData:
@@ -69,4 +78,4 @@ def synthetic_check_data(size: tuple[int, int], n: int = 8, seed: int = 0) -> Ch
     from kerasseg.data.synthetic import make_shapes
 
     images, _ = make_shapes(n, max(size), seed)
-    return CheckData(_resize_image(images, size), None, None, f"synthetic shapes ({n})")
+    return CheckData(resize(images, size), None, None, f"synthetic shapes ({n})")

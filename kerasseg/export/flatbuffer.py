@@ -36,64 +36,56 @@ def packed(model: schema.ModelT, max_bytes: int = 1 << 16) -> bytes:
     return bytes(builder.Output())
 
 
-def _read_model(path: str):
+_OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+_TYPE_NAMES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+
+
+def _read_model(path: str) -> schema.ModelT:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"TFLite model {path} does not exist")
     with open(path, "rb") as f:
-        buf = f.read()
-    return schema, schema.ModelT.InitFromObj(schema.Model.GetRootAs(buf, 0))
+        return schema.ModelT.InitFromObj(schema.Model.GetRootAs(f.read(), 0))
 
 
-def _op_name(schema, code) -> str:
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+def _op_name(code) -> str:
     builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
-    name = names.get(builtin, str(builtin))
-    if name == "CUSTOM":
-        name = f"CUSTOM:{code.customCode.decode() if code.customCode else ''}"
-    return name
+    name = _OP_NAMES.get(builtin, str(builtin))
+    return f"CUSTOM:{code.customCode.decode() if code.customCode else ''}" if name == "CUSTOM" else name
 
 
 def tflite_ops(path: str) -> list[str]:
     """The operator names used by a ``.tflite`` file (builtin names, or ``CUSTOM:<name>`` / Flex ops)."""
-    schema, m = _read_model(path)
-    return sorted({_op_name(schema, code) for code in m.operatorCodes})
+    return sorted({_op_name(code) for code in _read_model(path).operatorCodes})
 
 
 def tflite_op_list(path: str) -> list[dict]:
     """Every operator of the main graph in order: name, version, options, input and output tensor shapes/types."""
-    schema, m = _read_model(path)
-    types = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    m = _read_model(path)
     graph = m.subgraphs[0]
+
+    def tensors(indices):
+        return [{"shape": [int(d) for d in (graph.tensors[i].shape if graph.tensors[i].shape is not None else ())],
+                 "type": _TYPE_NAMES[graph.tensors[i].type]} for i in indices if i >= 0]
+
     ops_ = []
     for op in graph.operators:
         code = m.operatorCodes[op.opcodeIndex]
-
-        def tensors(indices):
-            return [
-                {"shape": [int(d) for d in (graph.tensors[i].shape if graph.tensors[i].shape is not None else ())], "type": types[graph.tensors[i].type]}
-                for i in indices
-                if i >= 0
-            ]
-
         options = vars(op.builtinOptions) if op.builtinOptions is not None else {}
-
-        ops_.append(
-            {
-                "op": _op_name(schema, code),
-                "version": int(code.version),
-                "options": {k: v for k, v in options.items() if isinstance(v, (bool, int, float))},
-                "inputs": tensors(op.inputs),
-                "outputs": tensors(op.outputs),
-            }
-        )
+        ops_.append({
+            "op": _op_name(code),
+            "version": int(code.version),
+            "options": {k: v for k, v in options.items() if isinstance(v, (bool, int, float))},
+            "inputs": tensors(op.inputs),
+            "outputs": tensors(op.outputs),
+        })
     return ops_
 
 
 def tflite_quantization(path: str) -> str:
-    """Which of :data:`QUANTIZATIONS` a file is, read from its tensor types.
+    """Which of :data:`QUANTIZATIONS` a file is, guessed from its tensor types (for a file of unknown origin).
 
     The converter leaves weights under 1024 values in float, so a dynamic-range export of a model whose every
-    weight is that small is a float32 file, and is reported as such.
+    weight is that small looks like a float32 file: exporters pass the mode on instead of guessing it.
     """
     ops_ = tflite_op_list(path)
     input_types = {t["type"] for op in ops_ for t in op["inputs"]}
@@ -121,7 +113,7 @@ def tflite_size_breakdown(path: str) -> dict[str, int]:
     graph, metadata and label archive. A per-channel int8 file cannot be smaller than weights / 4 plus its
     biases and scales: this shows how far a model is from a 4× reduction, and why.
     """
-    schema, m = _read_model(path)
+    m = _read_model(path)
     graph = m.subgraphs[0]
 
     def nbytes(index: int) -> int:
@@ -130,7 +122,7 @@ def tflite_size_breakdown(path: str) -> dict[str, int]:
 
     roles: dict[int, str] = {}
     for op in graph.operators:
-        slots = _WEIGHTED_OPS.get(_op_name(schema, m.operatorCodes[op.opcodeIndex]))
+        slots = _WEIGHTED_OPS.get(_op_name(m.operatorCodes[op.opcodeIndex]))
         if slots:
             for role, slot in zip(("weights", "biases"), slots, strict=True):
                 if slot < len(op.inputs) and op.inputs[slot] >= 0:

@@ -6,6 +6,10 @@ version 1 unless a range is given; quantized models run through the delegate's q
 dequantizes (so QUANTIZE / DEQUANTIZE and the higher int8 op versions are accepted there). The traps peers' users
 hit are ARG_MAX (export logits, let the app take the argmax), RESIZE_NEAREST_NEIGHBOR and resizes with
 ``align_corners=True`` (kerasseg resizes bilinearly with half-pixel centres).
+
+TensorFlow's ``tf.lite.experimental.Analyzer.analyze(model_content=..., gpu_compatibility=True)`` cannot replace
+this list: in TF 2.21 it calls every model tried "compatible with GPU delegate", including ARG_MAX,
+RESIZE_NEAREST_NEIGHBOR, MEAN, TRANSPOSE, SPACE_TO_BATCH_ND, CUMSUM and TOPK_V2 (tests/export/test_gpu_ops.py).
 """
 
 from __future__ import annotations
@@ -14,30 +18,12 @@ from kerasseg.export.flatbuffer import tflite_op_list
 
 # op -> highest documented version for float models.
 GPU_DELEGATE_OPS = {
-    "ADD": 1,
-    "AVERAGE_POOL_2D": 1,
-    "CONCATENATION": 1,
-    "CONV_2D": 1,
+    **dict.fromkeys(("ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "EXP", "FULLY_CONNECTED", "LOGICAL_AND",
+                     "LOGISTIC", "MAX_POOL_2D", "MAXIMUM", "MINIMUM", "MUL", "PAD", "PRELU", "RELU", "RELU6", "RESHAPE",
+                     "SOFTMAX", "STRIDED_SLICE", "SUB", "TRANSPOSE_CONV"), 1),
     "DEPTHWISE_CONV_2D": 2,
-    "EXP": 1,
-    "FULLY_CONNECTED": 1,
-    "LOGICAL_AND": 1,
-    "LOGISTIC": 1,
     "LSTM": 2,
-    "MAX_POOL_2D": 1,
-    "MAXIMUM": 1,
-    "MINIMUM": 1,
-    "MUL": 1,
-    "PAD": 1,
-    "PRELU": 1,
-    "RELU": 1,
-    "RELU6": 1,
-    "RESHAPE": 1,
     "RESIZE_BILINEAR": 3,
-    "SOFTMAX": 1,
-    "STRIDED_SLICE": 1,
-    "SUB": 1,
-    "TRANSPOSE_CONV": 1,
 }
 # Weight dequantization of float16 exports and the quantize/dequantize pairs of quantized ones.
 QUANTIZATION_OPS = ("DEQUANTIZE", "QUANTIZE")

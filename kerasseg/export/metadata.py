@@ -114,7 +114,10 @@ def populated(flatbuffer: bytes, metadata: bytes, files: dict[str, bytes]) -> by
     out.seek(0, io.SEEK_END)
     with zipfile.ZipFile(out, "a") as archive:
         for file_name, data in files.items():
-            archive.writestr(file_name, data)
+            # A fixed time stamp (zip's epoch) instead of the clock's: the same model gives the same bytes.
+            entry = zipfile.ZipInfo(file_name, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.external_attr = 0o600 << 16  # what writestr gives a file named by a string
+            archive.writestr(entry, data)
     return out.getvalue()
 
 

@@ -8,19 +8,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasseg.export.tflite import frozen_function, write_atomic
-from kerasseg.models.contract import inference_model
+from kerasseg.export.files import write_atomic
+from kerasseg.export.preparation import PreparedModel, prepare
+from kerasseg.export.tflite import frozen_function
 
 DEFAULT_OPSET = 17
 
 
-def to_onnx(
-    model: keras.Model,
-    path: str,
-    opset: int = DEFAULT_OPSET,
-    input_size: tuple[int, int] | None = None,
-    batch: int | None = None,
-) -> str:
+def to_onnx(model: keras.Model | PreparedModel, path: str, opset: int = DEFAULT_OPSET,
+            input_size: tuple[int, int] | None = None, batch: int | None = None) -> str:
     """Converts ``model`` to an ONNX file at ``path``; returns ``path``.
 
     Input ``image`` (batch, H, W, 3) float32 RGB in [0, 255] (NHWC, as in Keras), output ``logits``
@@ -33,12 +29,12 @@ def to_onnx(
         raise ImportError("ONNX export needs tf2onnx: pip install tf2onnx==1.17.0 onnx==1.23.2") from err
     if not 7 <= int(opset) <= 21:
         raise ValueError(f"opset must be between 7 and 21 (tf2onnx 1.17 supports these), got {opset}")
-    model = inference_model(model)
-    size = tuple(input_size) if input_size is not None else tuple(model.input_shape[1:3])
-    if len(size) != 2:
-        raise ValueError(f"input_size must be (height, width), got {size}")
+    prepared = prepare(model, input_size, fixed_size=False)
+    if prepared.model is not prepared.reference:
+        raise ValueError("native-resolution logits are a TFLite option (MediaPipe resizes the output)")
+    model = prepared.model
     try:
-        frozen = frozen_function(model, size, batch=batch)
+        frozen = frozen_function(model, prepared.size, batch=batch)
     except tf.errors.OperatorNotAllowedInGraphError as err:
         raise ValueError(
             f"{model.name} cannot be traced with unknown height and width (a layer needs static sizes in graph "
@@ -54,7 +50,7 @@ def to_onnx(
     except Exception as err:  # tf2onnx raises many types; name the model and the opset
         raise ValueError(f"ONNX conversion of {model.name} (opset {opset}) failed: {err}") from err
     _rename(proto, inputs, outputs)
-    _exact_resize_scales(proto)
+    _exact_resize_sizes(proto)
     return write_atomic(proto.SerializeToString(), path)
 
 
@@ -68,35 +64,44 @@ def _rename(proto, inputs: list[str], outputs: list[str]) -> None:
         node.output[:] = [renames.get(n, n) for n in node.output]
 
 
-def _exact_resize_scales(proto) -> None:
-    """Makes every Resize with constant ``scales`` produce exactly the size the TensorFlow graph has.
+def _exact_resize_sizes(proto) -> None:
+    """Gives every Resize with constant ``scales`` the exact output ``sizes`` the TensorFlow graph has instead.
 
     tf2onnx writes a resize to a static size as float32 ``scales`` = out / in, and ONNX's output size is
     floor(in × scale): where the float rounds down (7 / 3 = 2.3333333, × 3 = 6.9999999) a row is lost and the
     concatenation that follows fails shape inference (PSPNet's pyramid at 7×10 features, DeepLabV3+ with
-    Xception at 96×128). Each such scale is raised by the fewest float32 steps that give the intended size
-    (a change of about 1e-7 in the sampling positions). Input shapes come from ONNX shape inference, redone
-    after each fix, in graph order, so that a resize sees the corrected shapes of the ones before it.
+    Xception at 96×128). Resize's ``sizes`` input states the size itself (runtimes then take out / in as the
+    scale, as TensorFlow does); a dynamic batch is read from the input's shape. Input shapes come from ONNX shape
+    inference, redone after each resize, in graph order, so that a resize sees the exact shapes of those before.
     """
     import onnx
-    from onnx import numpy_helper
+    from onnx import helper, numpy_helper
 
     constants = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
-    resizes = [n for n in proto.graph.node if n.op_type == "Resize" and len(n.input) == 3 and n.input[2] in constants]
-    for node in resizes:
+    outputs = [n.output[0] for n in proto.graph.node
+               if n.op_type == "Resize" and len(n.input) == 3 and n.input[2] in constants]
+    for output in outputs:
+        index, node = next((i, n) for i, n in enumerate(proto.graph.node) if n.output[0] == output)
         inferred = onnx.shape_inference.infer_shapes(proto).graph
         dims = {v.name: v.type.tensor_type.shape.dim for v in [*inferred.value_info, *inferred.input]}
-        scales = constants[node.input[2]].astype(np.float32).copy()
-        for axis, dim in enumerate(dims.get(node.input[0], ())):
-            if scales[axis] == 1 or not dim.HasField("dim_value"):
-                continue
-            size = dim.dim_value
-            wanted = round(size * float(scales[axis]))
-            while np.floor(np.float64(scales[axis]) * size) < wanted:  # runtimes multiply in double
-                scales[axis] = np.nextafter(scales[axis], np.float32(np.inf))
-        name = f"{node.output[0]}_scales"
-        proto.graph.initializer.append(numpy_helper.from_array(scales, name))
-        node.input[2] = name
+        scales = constants[node.input[2]]
+        sizes = [round(d.dim_value * float(scale)) if d.HasField("dim_value") else None
+                 for d, scale in zip(dims[node.input[0]], scales, strict=True)]
+        name = f"{output}_sizes"
+        if None in sizes[1:] or (sizes[0] is None and scales[0] != 1):
+            continue  # no static size to state: tf2onnx's scales stay
+        if sizes[0] is not None:
+            proto.graph.initializer.append(numpy_helper.from_array(np.array(sizes, np.int64), name))
+        else:  # dynamic batch: Shape(x)[0:1] followed by the static sizes
+            proto.graph.initializer.extend(numpy_helper.from_array(np.array(v, np.int64), f"{name}_{k}")
+                                           for k, v in (("start", [0]), ("end", [1]), ("rest", sizes[1:])))
+            for offset, new in enumerate([
+                helper.make_node("Shape", [node.input[0]], [f"{name}_shape"]),
+                helper.make_node("Slice", [f"{name}_shape", f"{name}_start", f"{name}_end"], [f"{name}_batch"]),
+                helper.make_node("Concat", [f"{name}_batch", f"{name}_rest"], [name], axis=0),
+            ]):
+                proto.graph.node.insert(index + offset, new)
+        node.input[2:] = ["", name]
     used = {name for node in proto.graph.node for name in node.input}
     kept = [t for t in proto.graph.initializer if t.name in used or t.name not in constants]
     del proto.graph.initializer[:]

@@ -16,9 +16,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasseg.export.tflite import tflite_op_list, tflite_quantization, write_atomic
+from kerasseg.export.check_data import resize
+from kerasseg.export.files import sha256, write_atomic
+from kerasseg.export.flatbuffer import tflite_op_list, tflite_quantization
+from kerasseg.export.onnx import onnx_session, run_onnx
+from kerasseg.export.preparation import PreparedModel, prepare
+from kerasseg.export.runner import run_tflite, tflite_input_size
 from kerasseg.metrics import IGNORE_LABEL, SegmentationScores, confusion_matrix
-from kerasseg.models.contract import inference_model
 
 # Pass criteria (issue #5): float modes by max |Δlogits| / logit range, quantized modes by argmax agreement.
 RELATIVE_TOLERANCE = {"float32": 1e-4, "onnx": 1e-4, "float16": 1e-2}
@@ -33,50 +37,17 @@ def export_format(path: str) -> str:
     return suffix[1:]
 
 
-def _resize(images: np.ndarray, size, method: str) -> np.ndarray:
-    if tuple(images.shape[1:3]) == tuple(size):
-        return images
-    if method == "nearest":
-        return tf.image.resize(images[..., None], size, method="nearest").numpy()[..., 0]
-    return tf.image.resize(images, size).numpy()
-
-
-def _run(path: str, fmt: str, images: np.ndarray, num_threads: int) -> np.ndarray:
-    if fmt == "tflite":
-        from kerasseg.export.tflite import run_tflite
-
-        return run_tflite(path, images, num_threads)
-    from kerasseg.export.onnx import run_onnx
-
-    return run_onnx(path, images, num_threads)
-
-
-def _input_size(path: str, fmt: str, images: np.ndarray) -> tuple[int, int]:
-    if fmt == "tflite":
-        from kerasseg.export.tflite import tflite_input_size
-
-        return tflite_input_size(path)
-    from kerasseg.export.onnx import onnx_session
-
-    dims = onnx_session(path, 1).get_inputs()[0].shape[1:3]
-    return tuple(d if isinstance(d, int) else images.shape[1 + i] for i, d in enumerate(dims))
-
-
-def parity_report(
-    model: keras.Model,
-    path: str,
-    images: np.ndarray,
-    masks: np.ndarray | None = None,
-    *,
-    class_names: Sequence[str] | None = None,
-    ignore_label: int = IGNORE_LABEL,
-    num_threads: int = 2,
-) -> dict:
+def parity_report(model: keras.Model | PreparedModel, path: str, images: np.ndarray, masks: np.ndarray | None = None,
+                  *, quantization: str | None = None, class_names: Sequence[str] | None = None,
+                  ignore_label: int = IGNORE_LABEL, num_threads: int = 2) -> dict:
     """Compares the export at ``path`` (.tflite or .onnx) with ``model`` on ``images`` (N, H, W, 3) in [0, 255].
 
     Images (and ``masks`` (N, H, W) int labels, ``ignore_label`` skipped) are resized to the export's input
     size. Returns a JSON-friendly dict: size, ops, GPU-delegate fallbacks, logit differences, argmax agreement,
     mIoU against the Keras predictions (and against ``masks``), and whether the mode's criterion passed.
+    ``quantization``: the mode the file was exported in (the keys of ``to_tflite_modes``); without it the mode is
+    read from the file's tensor types, which cannot tell a dynamic-range file whose weights all stayed float
+    from a float32 one. ``sha256`` ties the report to the file (:func:`read_report`).
     """
     fmt = export_format(path)
     if not os.path.isfile(path):
@@ -84,28 +55,38 @@ def parity_report(
     images = np.asarray(images, dtype="float32")
     if images.ndim != 4 or images.shape[-1] != 3 or len(images) == 0:
         raise ValueError(f"images must be a non-empty (N, H, W, 3) array, got {images.shape}")
-    size = _input_size(path, fmt, images)
-    images = _resize(images, size, "bilinear")
-    model = inference_model(model)
-    expected = np.asarray(model.predict(images, batch_size=1, verbose=0), dtype="float32")
-    got = _run(path, fmt, images, num_threads)
+    if fmt == "tflite":
+        size = tflite_input_size(path)
+    else:
+        dims = onnx_session(path, 1).get_inputs()[0].shape[1:3]
+        size = tuple(d if isinstance(d, int) else images.shape[1 + i] for i, d in enumerate(dims))
+    images = resize(images, size)
+    reference = prepare(model, fixed_size=False).reference
+    expected = np.asarray(reference.predict(images, batch_size=1, verbose=0), dtype="float32")
+    got = (run_tflite if fmt == "tflite" else run_onnx)(path, images, num_threads)
     output_size = list(got.shape[1:3])
     if got.shape[1:3] != expected.shape[1:3]:  # native-resolution export: upsample as the app does
         got = tf.image.resize(got, expected.shape[1:3], method="bilinear").numpy()
     if got.shape != expected.shape:
         raise ValueError(f"{path} gives logits {got.shape}, the Keras model {expected.shape}")
     classes = expected.shape[-1]
-    mode = tflite_quantization(path) if fmt == "tflite" else "onnx"
+    mode = "onnx" if fmt == "onnx" else quantization or tflite_quantization(path)
 
     diff = float(np.abs(got - expected).max())
     logit_range = float(np.ptp(expected))
     keras_labels, export_labels = expected.argmax(-1), got.argmax(-1)
-    vs_keras = SegmentationScores(confusion_matrix(keras_labels, export_labels, classes), _names(class_names))
+    names = tuple(class_names) if class_names is not None else None
+
+    def miou(truth, predicted, ignore=IGNORE_LABEL):
+        value = SegmentationScores(confusion_matrix(truth, predicted, classes, ignore), names).miou
+        return None if value != value else float(value)
+
     report = {
         "path": os.path.abspath(path),
         "format": fmt,
         "quantization": mode,
         "size_bytes": os.path.getsize(path),
+        "sha256": sha256(path),
         "input_size": list(size),
         "output_size": output_size,
         "images": len(images),
@@ -113,29 +94,15 @@ def parity_report(
         "logit_range": logit_range,
         "relative_max_abs_diff": diff / max(logit_range, 1e-12),
         "argmax_agreement": float((keras_labels == export_labels).mean()),
-        "miou_vs_keras": _clean(vs_keras.miou),
+        "miou_vs_keras": miou(keras_labels, export_labels),
     }
     if masks is not None:
-        masks = _resize(np.asarray(masks), size, "nearest")
-        report["miou_vs_labels"] = {
-            "keras": _clean(_scores(masks, keras_labels, classes, ignore_label, class_names).miou),
-            "export": _clean(_scores(masks, export_labels, classes, ignore_label, class_names).miou),
-        }
+        masks = resize(np.asarray(masks), size, "nearest")
+        report["miou_vs_labels"] = {"keras": miou(masks, keras_labels, ignore_label),
+                                    "export": miou(masks, export_labels, ignore_label)}
     report.update(_ops(path, fmt))
     report["criterion"], report["passed"] = _criterion(report)
     return report
-
-
-def _names(class_names):
-    return tuple(class_names) if class_names is not None else None
-
-
-def _scores(masks, labels, classes, ignore_label, class_names) -> SegmentationScores:
-    return SegmentationScores(confusion_matrix(masks, labels, classes, ignore_label), _names(class_names))
-
-
-def _clean(value: float):
-    return None if value != value else float(value)
 
 
 def _ops(path: str, fmt: str) -> dict:
@@ -223,3 +190,17 @@ def report_path(artifact: str) -> str:
 def write_report(report: dict, artifact: str) -> str:
     """Writes ``report`` as JSON beside ``artifact`` (temporary name, then rename); returns its path."""
     return write_atomic(json.dumps(report, indent=2).encode("utf-8"), report_path(artifact))
+
+
+def read_report(artifact: str) -> dict | None:
+    """The parity report beside ``artifact``, or None when there is none; a report of another file (a kill between
+    the export's rename and its report's, or a report without the export's ``sha256``) is refused, not believed."""
+    path = report_path(artifact)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        report = json.load(f)
+    if report.get("sha256") != sha256(artifact):
+        raise ValueError(f"{path} is stale: it describes another export than {artifact} (sha256 differs); "
+                         f"run kerasseg export again to check this file")
+    return report

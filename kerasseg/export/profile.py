@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from kerasseg.export.flatbuffer import tflite_op_list
-from kerasseg.export.tflite import tflite_interpreter
+from kerasseg.export.runner import tflite_interpreter
 
 
 def tflite_flops(path: str) -> float:
@@ -50,14 +50,7 @@ def litert_latency(path: str, num_threads: int = 2, runs: int = 30, warmup: int 
     interpreter = tflite_interpreter(path, num_threads)
     detail = interpreter.get_input_details()[0]
     interpreter.set_tensor(detail["index"], _sample_input(detail))
-    for _ in range(warmup):
-        interpreter.invoke()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        interpreter.invoke()
-        times.append(1000 * (time.perf_counter() - start))
-    return _summary(times)
+    return _timed(interpreter.invoke, runs, warmup)
 
 
 def keras_latency(model, size: tuple[int, int], runs: int = 30, warmup: int = 3) -> dict:
@@ -69,24 +62,19 @@ def keras_latency(model, size: tuple[int, int], runs: int = 30, warmup: int = 3)
     model = inference_model(model)
     call = tf.function(lambda x: model(x, training=False))
     x = tf.constant(np.random.default_rng(0).uniform(0, 255, (1, *size, 3)).astype("float32"))
+    return _timed(lambda: call(x).numpy(), runs, warmup)
+
+
+def _timed(call, runs: int, warmup: int) -> dict:
     for _ in range(warmup):
-        call(x).numpy()
+        call()
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        call(x).numpy()
+        call()
         times.append(1000 * (time.perf_counter() - start))
-    return _summary(times)
-
-
-def _summary(times: list[float]) -> dict:
-    t = np.asarray(times)
-    return {
-        "median_ms": float(np.median(t)),
-        "p10_ms": float(np.percentile(t, 10)),
-        "p90_ms": float(np.percentile(t, 90)),
-        "runs": len(t),
-    }
+    p10, median, p90 = (float(v) for v in np.percentile(times, (10, 50, 90)))
+    return {"median_ms": median, "p10_ms": p10, "p90_ms": p90, "runs": len(times)}
 
 
 _SGEMM = """
@@ -108,25 +96,22 @@ def sgemm_gflops(num_threads: int = 2, n: int = 4096, repeats: int = 5) -> float
         env[var] = str(num_threads)
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         env.pop(var, None)
-    out = subprocess.run(
-        [sys.executable, "-c", _SGEMM.format(n=n, repeats=repeats)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    out = subprocess.run([sys.executable, "-c", _SGEMM.format(n=n, repeats=repeats)], env=env, capture_output=True,
+                         text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def benchmark_row(path: str, name: str, num_threads: int = 2, runs: int = 30) -> dict:
-    """Size, FLOPs, LiteRT latency and achieved GFLOP/s of one ``.tflite`` file."""
-    from kerasseg.export.tflite import tflite_input_size, tflite_quantization
+def benchmark_row(path: str, name: str, num_threads: int = 2, runs: int = 30, quantization: str | None = None) -> dict:
+    """Size, FLOPs, LiteRT latency and achieved GFLOP/s of one ``.tflite`` file exported in ``quantization``
+    (default: read from its tensor types)."""
+    from kerasseg.export.flatbuffer import tflite_quantization
+    from kerasseg.export.runner import tflite_input_size
 
     latency = litert_latency(path, num_threads, runs)
     gflops = tflite_flops(path)
     return {
         "model": name,
-        "runtime": f"LiteRT {tflite_quantization(path)}",
+        "runtime": f"LiteRT {quantization or tflite_quantization(path)}",
         "input": list(tflite_input_size(path)),
         "bytes": os.path.getsize(path),
         "gflops": gflops,
@@ -135,16 +120,9 @@ def benchmark_row(path: str, name: str, num_threads: int = 2, runs: int = 30) ->
     }
 
 
-def benchmark_table(
-    model,
-    input_size: tuple[int, int] | None = None,
-    *,
-    modes=("float32", "int8"),
-    calibration: str | None = None,
-    runs: int = 30,
-    num_threads: int = 2,
-    keras: bool = True,
-) -> list[dict]:
+def benchmark_table(model, input_size: tuple[int, int] | None = None, *, modes=("float32", "int8"),
+                    calibration: str | None = None, runs: int = 30, num_threads: int = 2,
+                    keras: bool = True) -> list[dict]:
     """Rows of :func:`benchmark_row` for a ``.tflite`` file, or for a Keras model (``.keras`` path or object):
     its Keras call (``keras=True``) and each TFLite mode in ``modes``, exported to a temporary folder."""
     import tempfile
@@ -152,23 +130,23 @@ def benchmark_table(
     if isinstance(model, str) and model.endswith(".tflite"):
         return [benchmark_row(model, os.path.basename(model), num_threads, runs)]
     from kerasseg.export.check_data import load_check_data, synthetic_check_data
-    from kerasseg.export.tflite import fixed_input_size, to_tflite_modes
-    from kerasseg.models.contract import inference_model
+    from kerasseg.export.preparation import prepare
+    from kerasseg.export.tflite import to_tflite_modes
 
     if isinstance(model, str):
         from kerasseg.evaluation import load_model
 
         model = load_model(model)
-    model = inference_model(model)
-    size = fixed_input_size(model, input_size)
+    prepared = prepare(model, input_size)
+    model, size = prepared.reference, prepared.size
     rows = []
     if keras:
         rows.append({"model": model.name, "runtime": "Keras (TF)", "input": list(size), "bytes": None,
                      "gflops": None, **keras_latency(model, size, runs), "gflop_per_s": None})
     data = load_check_data(calibration, size) if calibration else synthetic_check_data(size)
     with tempfile.TemporaryDirectory() as tmp:
-        paths = to_tflite_modes(model, tmp, modes, data.images, size, metadata=False)
-        rows += [benchmark_row(path, model.name, num_threads, runs) for path in paths.values()]
+        paths = to_tflite_modes(prepared.with_data(data.images), tmp, modes, metadata=False)
+        rows += [benchmark_row(path, model.name, num_threads, runs, mode) for mode, path in paths.items()]
     flops = next((r["gflops"] for r in rows if r["gflops"]), None)
     for row in rows:
         if row["gflops"] is None and flops:

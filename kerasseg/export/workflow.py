@@ -10,42 +10,29 @@ from kerasseg.export.check_data import CheckData, load_check_data, synthetic_che
 from kerasseg.export.metadata import read_label_file
 from kerasseg.export.onnx import DEFAULT_OPSET, to_onnx
 from kerasseg.export.parity import parity_report, report_path, write_report
-from kerasseg.export.tflite import QUANTIZATIONS, fixed_input_size, to_tflite
-from kerasseg.models.contract import inference_model
+from kerasseg.export.preparation import prepare
+from kerasseg.export.tflite import check_quantization, write_tflite
 
 FORMATS = ("tflite", "onnx")
 
 
-def export_checked(
-    model: keras.Model | str,
-    out: str,
-    fmt: str = "tflite",
-    quantization: str = "float32",
-    input_size: tuple[int, int] | None = None,
-    *,
-    check: str | None = None,
-    split: str = "val",
-    calibration: str | None = None,
-    labels_file: str | None = None,
-    limit: int = 16,
-    opset: int = DEFAULT_OPSET,
-    metadata: bool = True,
-    data_dir: str | None = None,
-    full_resolution: bool = True,
-    verbose: bool = False,
-) -> dict:
+def export_checked(model: keras.Model | str, out: str, fmt: str = "tflite", quantization: str = "float32",
+                   input_size: tuple[int, int] | None = None, *, check: str | None = None, split: str = "val",
+                   calibration: str | None = None, labels_file: str | None = None, limit: int = 16,
+                   opset: int = DEFAULT_OPSET, metadata: bool = True, data_dir: str | None = None,
+                   full_resolution: bool = True, verbose: bool = False) -> dict:
     """Exports ``model`` (a ``keras.Model`` or a ``.keras`` path) to ``out`` and returns its parity report.
 
     ``check``: a dataset spec or a folder of images to check on (default: synthetic shapes, reported as such);
-    ``calibration``: the int8 representative images (default: the ``check`` data; int8 needs one of them).
-    Labels for the metadata come from ``labels_file``, else from the dataset's class names when they match the
-    model's class count. The report is also written as JSON beside ``out``. ``verbose`` prints each step.
+    ``calibration``: the int8 representative images (default: the ``limit`` images of ``check`` that follow the
+    checked ones; calibration images are never the checked images). Labels for the metadata come from
+    ``labels_file``, else from the dataset's class names when they match the model's class count. The report
+    (with the export's ``sha256``) is also written as JSON beside ``out``. ``verbose`` prints each step.
     """
-    say = print if verbose else (lambda *_: None)
+    say = (lambda *args: print(*args, flush=True)) if verbose else (lambda *_: None)
     if fmt not in FORMATS:
         raise ValueError(f"Unknown format {fmt!r}; valid formats: {', '.join(FORMATS)}")
-    if quantization not in QUANTIZATIONS:
-        raise ValueError(f"Unknown quantization {quantization!r}; valid modes: {', '.join(QUANTIZATIONS)}")
+    check_quantization(quantization)
     if fmt == "onnx" and not full_resolution:
         raise ValueError("native-resolution logits are a TFLite option (MediaPipe resizes the output)")
     if fmt == "onnx" and quantization != "float32":
@@ -55,42 +42,48 @@ def export_checked(
         from kerasseg.evaluation import load_model
 
         model = load_model(model)
-    model = inference_model(model)
-    size = fixed_input_size(model, input_size)
+    prepared = prepare(model, input_size, full_resolution=full_resolution)
+    size = prepared.size
     checked = load_check_data(check, size, split, limit, data_dir) if check else None
-    calibrating = load_check_data(calibration, size, split, limit, data_dir) if calibration else checked
-    if quantization == "int8" and calibrating is None:
-        raise ValueError("int8 export needs real images to calibrate on: pass --check DATA or --calibration DATA")
-    classes = int(model.output_shape[-1])
-    labels = _labels(labels_file, checked, classes)
-    # The export and its report go to temporary names and are renamed together at the end: a kill at any
-    # instant leaves either the previous pair, or the new export alone, never a report of another export.
+    calibrating = _calibration(quantization, calibration, check, size, split, limit, data_dir)
+    labels = _labels(labels_file, checked, len(prepared.labels))
+    prepared = prepared.with_data(calibrating.images if calibrating else None, labels)
+    # The export goes to a temporary name, is checked there and renamed, then its report (which records the
+    # export's sha256) is written: a kill at any instant leaves the previous pair, or the new export beside a
+    # report that read_report refuses as another file's, or the new pair.
     partial = os.path.join(os.path.dirname(os.path.abspath(out)), f".partial-{os.path.basename(out)}")
     try:
         if fmt == "tflite":
-            representative = calibrating.images if calibrating is not None else None
-            calibrated = f", calibrating on {len(representative)} images" if quantization == "int8" else ""
-            say(f"converting to TFLite {quantization} at {size[0]}x{size[1]}{calibrated} ...", flush=True)
-            to_tflite(model, partial, quantization, representative, size, labels=labels, metadata=metadata,
-                      full_resolution=full_resolution)
+            calibrated = f", calibrating on {len(calibrating.images)} images" if calibrating else ""
+            say(f"converting to TFLite {quantization} at {size[0]}x{size[1]}{calibrated} ...")
+            write_tflite(prepared, {quantization: partial}, metadata)
         else:
-            say(f"converting to ONNX (opset {opset}) at {size[0]}x{size[1]} ...", flush=True)
-            to_onnx(model, partial, opset, size, batch=1)
+            say(f"converting to ONNX (opset {opset}) at {size[0]}x{size[1]} ...")
+            to_onnx(prepared, partial, opset, batch=1)
         data = checked or synthetic_check_data(size)
-        say(f"checking against Keras on {len(data.images)} images ...", flush=True)
-        report = parity_report(model, partial, data.images, data.masks, class_names=labels)
+        say(f"checking against Keras on {len(data.images)} images ...")
+        report = parity_report(prepared, partial, data.images, data.masks, quantization=quantization,
+                               class_names=labels)
         report["path"], report["data"] = os.path.abspath(out), data.source
-        partial_report = write_report(report, partial)
-        if os.path.exists(report_path(out)):
-            os.remove(report_path(out))
+        report["calibration"] = calibrating.source if calibrating else None
         os.replace(partial, out)
-        os.replace(partial_report, report_path(out))
+        write_report(report, out)
     finally:
-        for leftover in (partial, report_path(partial)):
-            if os.path.exists(leftover):
-                os.remove(leftover)
+        if os.path.exists(partial):
+            os.remove(partial)
     report["report_path"] = report_path(out)
     return report
+
+
+def _calibration(quantization, calibration, check, size, split, limit, data_dir) -> CheckData | None:
+    """int8 calibration images: ``calibration``, or else the images of ``check`` after the ``limit`` checked ones."""
+    if quantization != "int8":
+        return None
+    source = calibration or check
+    if source is None:
+        raise ValueError("int8 export needs real images to calibrate on: pass --check DATA or --calibration DATA")
+    skip = limit if source == check else 0  # never calibrate on the images the export is checked on
+    return load_check_data(source, size, split, limit, data_dir, skip=skip)
 
 
 def check_output(out: str, fmt: str) -> None:

@@ -92,7 +92,7 @@ def test_every_mode_exports_with_parity(name, tmp_path):
         if mode != "onnx":
             ops = tflite_ops(path)
             assert not [op for op in ops if op.startswith(FORBIDDEN_OPS)], (name, mode, ops)
-        report = parity_report(model, path, images)
+        report = parity_report(model, path, images, quantization=mode)
         assert report["builtin_only"], (name, mode, report["ops"])
         print(f"{name} {mode}: relative |Δ| {report['relative_max_abs_diff']:.3g}, "
               f"agreement {report['argmax_agreement']:.4f}, {report['size_bytes']:,} bytes")

@@ -21,8 +21,8 @@ def saved_colour(tmp_path_factory):
     images = folder / "images"
     images.mkdir()
     image, _ = stripes_image(60, 80)
-    for i in range(3):
-        Image.fromarray(np.roll(image, 20 * i, axis=1)).save(images / f"frame{i}.png")
+    for i in range(6):  # six different frames: three to check, three to calibrate on
+        Image.fromarray(np.roll(image, 13 * i, axis=1)).save(images / f"frame{i}.png")
     (folder / "labels.txt").write_text("\n".join(COLOUR_LABELS) + "\n")
     return folder
 
@@ -30,14 +30,51 @@ def saved_colour(tmp_path_factory):
 def test_int8_export_checked_on_a_folder(saved_colour, capsys):
     out = saved_colour / "colour_int8.tflite"
     code = main(["export", str(saved_colour / "colour.keras"), "--quantization", "int8", "--out", str(out),
-                 "--check", str(saved_colour / "images"), "--labels", str(saved_colour / "labels.txt")])
+                 "--check", str(saved_colour / "images"), "--labels", str(saved_colour / "labels.txt"),
+                 "--max-images", "3"])
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert "argmax agreement ≥ 95%: PASS" in printed and "3 images" in printed
     with open(saved_colour / "colour_int8.parity.json") as f:
         report = json.load(f)
     assert report["quantization"] == "int8" and report["passed"] and report["images"] == 3
+    assert report["calibration"] == f"{saved_colour / 'images'} (3 images after the first 3)"
+    assert f"calibrated on {saved_colour / 'images'} (3 images after the first 3)" in printed
     assert read_labels(str(out)) == COLOUR_LABELS
+
+
+def test_int8_default_calibration_never_uses_the_checked_images(saved_colour, tmp_path, monkeypatch, capsys):
+    """Issue #18: ``--check`` alone calibrates on other images of the same folder than those it checks."""
+    from kerasseg.export import workflow
+
+    seen = {}
+    write_tflite = workflow.write_tflite
+
+    def spy(prepared, paths, metadata=True):
+        seen["calibration"] = prepared.calibration
+        return write_tflite(prepared, paths, metadata)
+
+    def parity_spy(prepared, path, images, *args, **kwargs):
+        seen["checked"] = images
+        return parity_report(prepared, path, images, *args, **kwargs)
+
+    parity_report = workflow.parity_report
+    monkeypatch.setattr(workflow, "write_tflite", spy)
+    monkeypatch.setattr(workflow, "parity_report", parity_spy)
+    code = main(["export", str(saved_colour / "colour.keras"), "--quantization", "int8", "--max-images", "3",
+                 "--out", str(tmp_path / "m.tflite"), "--check", str(saved_colour / "images")])
+    assert code == 0, capsys.readouterr()
+    calibration, checked = seen["calibration"], seen["checked"]
+    assert len(calibration) == 3 and len(checked) == 3
+    assert not any(np.array_equal(a, b) for a in calibration for b in checked)
+
+
+def test_int8_check_folder_without_images_left_to_calibrate_says_what_to_do(saved_colour, tmp_path, capsys):
+    code = main(["export", str(saved_colour / "colour.keras"), "--quantization", "int8", "--max-images", "6",
+                 "--out", str(tmp_path / "m.tflite"), "--check", str(saved_colour / "images")])
+    err = capsys.readouterr().err
+    assert code == 2 and "no images after the first 6" in err and "--calibration" in err
+    assert not (tmp_path / "m.tflite").exists()
 
 
 def test_onnx_export_with_a_synthetic_check(saved_colour, capsys):

@@ -39,3 +39,21 @@ def test_no_reverse_or_mean_for_the_gpu_delegate(name, tmp_path):
     expected = model.predict(image, verbose=0)
     expected = expected["logits"] if isinstance(expected, dict) else expected
     np.testing.assert_allclose(run_tflite(path, image), expected, atol=1e-4 * max(1.0, np.abs(expected).max()))
+
+
+def test_tensorflows_gpu_analyzer_cannot_replace_the_documented_list(tmp_path):
+    """Why gpu.py keeps the delegate's documented op list: TF 2.21's analyzer passes an op the delegate lacks."""
+    import contextlib
+    import io
+
+    import tensorflow as tf
+
+    cumsum = tf.function(lambda x: tf.math.cumsum(x, axis=1), input_signature=[tf.TensorSpec((1, 8, 8, 3))])
+    flatbuffer = tf.lite.TFLiteConverter.from_concrete_functions([cumsum.get_concrete_function()]).convert()
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        tf.lite.experimental.Analyzer.analyze(model_content=flatbuffer, gpu_compatibility=True)
+    assert "looks compatible with GPU delegate" in printed.getvalue()
+    path = tmp_path / "cumsum.tflite"
+    path.write_bytes(flatbuffer)
+    assert [entry["op"] for entry in gpu_unsupported(str(path))] == ["CUMSUM"]

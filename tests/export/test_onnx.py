@@ -72,5 +72,9 @@ def test_resize_by_a_fraction_keeps_its_exact_size(tmp_path, batch):
     y = keras.layers.Concatenate()([ResizeLike()([pooled, inputs]), inputs])
     model = keras.Model(inputs, keras.layers.Conv2D(3, 1)(y))
     path = to_onnx(model, str(tmp_path / "fraction.onnx"), batch=batch)
+    import onnx
+
+    resizes = [node for node in onnx.load(path).graph.node if node.op_type == "Resize"]
+    assert resizes and all(node.input[2] == "" and node.input[3] for node in resizes)  # sizes, not scales
     images = structured_images(2, (23, 31))
     np.testing.assert_allclose(run_onnx(path, images), model.predict(images, verbose=0), atol=1e-4)

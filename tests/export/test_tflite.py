@@ -216,7 +216,7 @@ def test_shared_vectors_shrink_int8_files_without_changing_them(tmp_path):
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.uint8
-    converter.representative_dataset = representative_dataset(images, (32, 32))
+    converter.representative_dataset = representative_dataset(images)
     raw = converter.convert()
     shared = share_vectors(raw)
     assert len(shared) < len(raw)
