@@ -1,99 +1,145 @@
-"""Mobile benchmark: LiteRT latency, size and achieved GFLOP/s of kerasseg's mobile models in every export mode,
-side by side with MediaPipe's selfie_segmentation.tflite, and the machine's sgemm peak.
+"""Mobile benchmark: int8 against float32 for every model the zoo ships and for the phone ("lite") model, the
+lite model against MediaPipe's selfie segmenter, float32 against the machine's sgemm peak, all in one
+round-robin loop, and where the lite model's time goes, operator by operator.
 
-    python benchmarks/mobile.py                     # 256×256 and 512×512, 30 timed runs each
-    python benchmarks/mobile.py --sizes 256 --runs 50 --json results.json
+    python benchmarks/mobile.py                                   # 40 rounds, 2 threads
+    python benchmarks/mobile.py --lite-checkpoint lite.keras --json results.json
 
-Conventions of ``../shared/reference/peers.md``: batch 1, LiteRT ``num_threads=2`` (XNNPACK), median of the timed
-``invoke()`` calls after 3 warm-up calls. All interpreters are timed round-robin in one loop, so that the load of
-a shared machine falls on every row alike: compare ratios within one run. GFLOPs = 2 × multiply-adds of the
-convolution-like ops of the file (int8 rows credited with the float FLOPs); "% sgemm" compares GFLOP/s with numpy
-float32 4096³ matmul on the same threads. Calibration (int8): 8 CamVid validation images when ``../shared`` is
-there, else synthetic shapes. Backbones get the shared ImageNet MobileNetV2 weights when present.
+One loop times every LiteRT interpreter (batch 1, ``num_threads=2``, the default XNNPACK delegate, 3 warm-up
+calls) and one numpy float32 sgemm (``--sgemm-n``³, BLAS on the same threads) per round, back to back, so that
+the load of a shared machine falls on every row alike; each round takes the rows in a new random order. Each row reports its median over the rounds. Each target is a ratio of
+two rows of the same run, judged on the median of the per-round ratios (the two calls of a pair run
+milliseconds apart, under the same load; at load 10 on 2 cores single rows' medians wandered up to 2× between
+runs while paired ratios moved less), with the ratio of the medians printed beside it. The load average before and after the loop is printed: figures
+are comparable within one run, not across runs. Interpreters run back to back on purpose: with a sleep between
+them (letting worker threads park) the medians on a loaded machine swung 2× from run to run, without it they
+repeated within 5% (notes in ``benchmarks/mobile.md``).
 
-Models: DeepLabv3+ with a MobileNetV2 α 0.5 encoder as the paper builds it (ASPP and decoder 256 wide, made
-depthwise separable as DeepLab's mobile configurations do), and a "lite" variant (α 0.35, ASPP and decoder 64,
-low-level 24) sized for the phone. Modes: float32, float16, dynamic, int8, and float32 / int8 with
-native-resolution logits (``full_resolution=False``: MediaPipe upsamples the output itself).
+GFLOPs = 2 × multiply-adds of the convolution-like ops of the file (int8 rows credited with the float FLOPs);
+"% sgemm" = achieved GFLOP/s over the interleaved sgemm's median GFLOP/s.
+
+Models:
+- every zoo entry at its deployment size: ``camvid-mobile`` (DeepLabv3+, MobileNetV2 α 0.5, ASPP and decoder
+  128) at 360×480 and ``isbi-unet`` at 512×512: float32 exported from its ``model.keras``, and the zoo's own
+  ``model_int8.tflite``.
+- ``deeplabv3plus-mnv2-0.35-lite`` at 256×256, 11 CamVid classes: MobileNetV2 α 0.35 at output stride 16, ASPP
+  64, decoder 32 on a 16-channel stride-4 projection. ``--lite-checkpoint`` times (and scores) a trained one
+  (``benchmarks/lite``); otherwise it has ImageNet backbone weights (timing does not depend on them).
+- ``...-lite-issue16``: the lite model as issue #16 measured it (decoder 64, low-level 24), and ``...-lite-os32``:
+  the lite model at output stride 32 (ASPP rates 3/6/9), for comparison; both with ImageNet backbone weights.
+- MediaPipe's ``selfie_segmentation.tflite`` (256×256, fp16 weights) from ``../shared/reference/peers``.
+Modes: float32, int8 (uint8 pixels in, float32 logits out), and "-native": logits at the classifier's grid,
+upsampled by the app (MediaPipe's ImageSegmenter does it), as a phone deploys the lite model.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-import numpy as np
+THREADS = 2
+if __name__ == "__main__":  # BLAS reads its thread count when numpy loads
+    _threads = next((a.split("=")[1] for a in sys.argv if a.startswith("--threads=")), str(THREADS))
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_var] = _threads
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 SHARED = REPO.parent / "shared"
+CAMVID = SHARED / "data" / "camvid"
 PEER = SHARED / "reference" / "peers" / "selfie_segmentation.tflite"
 WEIGHTS = SHARED / "weights" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_224_no_top.h5"
+# Every model the zoo ships, at its deployment size (the size of its TFLite files, saved_models/*/CARD.md).
+ZOO = {"camvid-mobile": (360, 480), "isbi-unet": (512, 512)}
+LITE = "deeplabv3plus-mnv2-0.35-lite"
+LITE_SIZE = (256, 256)
+# Builder options of deeplabv3plus (MobileNetV2, depthwise-separable ASPP and decoder).
 MODELS = {
-    "deeplabv3plus-mnv2-0.5": dict(alpha=0.5),
-    "deeplabv3plus-mnv2-0.35-lite": dict(alpha=0.35, aspp_filters=64, decoder_filters=64, low_level_filters=24),
+    LITE: dict(alpha=0.35, aspp_filters=64, decoder_filters=32, low_level_filters=16),
+    f"{LITE}-issue16": dict(alpha=0.35, aspp_filters=64, decoder_filters=64, low_level_filters=24),
+    f"{LITE}-os32": dict(alpha=0.35, output_stride=32, aspp_filters=64, decoder_filters=32, low_level_filters=16),
 }
-MODES = ("float32", "float16", "dynamic", "int8", "float32-native", "int8-native")
+CLASSES = 11  # CamVid
+PEER_NAME = "mediapipe-selfie (peer)"
 
 
-def build(name: str, size: int):
+def build(name: str, size: tuple[int, int] = LITE_SIZE, classes: int = CLASSES, checkpoint: str | None = None):
+    """A lite model at ``size``: ImageNet backbone weights, or the weights of a trained ``checkpoint``."""
     from kerasseg.models import get_model
 
     options = MODELS[name]
     weights = WEIGHTS.with_name(WEIGHTS.name.format(alpha=options["alpha"]))
-    return get_model(
-        "deeplabv3plus",
-        classes=21,
-        input_shape=(size, size, 3),
-        backbone="mobilenetv2",
-        weights=str(weights) if weights.is_file() else None,
-        separable=True,
-        **options,
-    )
+    model = get_model("deeplabv3plus", classes=classes, input_shape=(*size, 3), backbone="mobilenetv2",
+                      weights=str(weights) if weights.is_file() and not checkpoint else None, separable=True,
+                      **options)
+    if checkpoint:
+        from kerasseg.evaluation import load_model
+
+        model.set_weights(load_model(checkpoint, compile=False).get_weights())
+    return model
 
 
-def calibration_images(size: int) -> tuple[np.ndarray, str]:
+def calibration_images(size: tuple[int, int]) -> tuple[np.ndarray, str]:
     from kerasseg.export.check_data import load_check_data, synthetic_check_data
 
-    camvid = SHARED / "data" / "camvid"
-    if camvid.is_dir():
-        return load_check_data("camvid", (size, size), "val", 8, str(camvid)).images, "CamVid val (8)"
-    return synthetic_check_data((size, size)).images, "synthetic shapes (8)"
+    if CAMVID.is_dir():
+        return load_check_data("camvid", size, "train", 8, str(CAMVID)).images, "CamVid train (8)"
+    return synthetic_check_data(size).images, "synthetic shapes (8)"
 
 
-def export_all(size: int, folder: str) -> tuple[dict, str]:
-    """{(model, mode): path} for every model and mode at ``size``."""
+def export_all(folder: str, lite_checkpoint: str | None) -> dict:
+    """{(model, mode): path} of every file the loop times."""
     import keras
 
-    from kerasseg.export import to_tflite, to_tflite_modes
+    from kerasseg import zoo
+    from kerasseg.export import to_tflite
 
-    images, source = calibration_images(size)
     paths = {}
+    images, _ = calibration_images(LITE_SIZE)
     for name in MODELS:
         keras.backend.clear_session()
-        model = build(name, size)
-        modes = to_tflite_modes(model, folder, MODES[:4], images, name=f"{name}_{size}", metadata=False)
-        paths.update({(name, mode): path for mode, path in modes.items()})
+        model = build(name, checkpoint=lite_checkpoint if name == LITE else None)
         for mode in ("float32", "int8"):
-            native = os.path.join(folder, f"{name}_{size}_{mode}-native.tflite")
-            paths[(name, f"{mode}-native")] = to_tflite(model, native, mode, images, full_resolution=False,
-                                                        metadata=False)
-    return paths, source
+            for native in (False, True):
+                key = (name, f"{mode}-native" if native else mode)
+                paths[key] = to_tflite(model, os.path.join(folder, f"{name}_{key[1]}.tflite"), mode, images,
+                                       full_resolution=not native, metadata=False)
+    if PEER.is_file():
+        paths[(PEER_NAME, "fp16 weights")] = str(PEER)
+    for name, size in ZOO.items():
+        keras.backend.clear_session()
+        paths[(name, "float32")] = to_tflite(zoo.load(name), os.path.join(folder, f"{name}_float32.tflite"),
+                                             "float32", input_size=size, metadata=False)
+        paths[(name, "int8")] = str(zoo.entry_file(name, "int8"))
+    return paths
 
 
-def time_round_robin(paths: dict, runs: int, threads: int) -> dict:
-    """Median ``invoke()`` ms of every file, timed in one interleaved loop."""
+def sgemm(n: int):
+    """A zero-argument numpy float32 n³ matmul and its FLOPs."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    a @ b
+    return (lambda: a @ b), 2 * n**3
+
+
+def time_round_robin(paths: dict, rounds: int, threads: int, sgemm_n: int) -> dict:
+    """{key: [ms per round]} for every file and for ("sgemm", n), timed back to back in one loop."""
     from kerasseg.export.tflite import tflite_interpreter
 
-    interpreters = {}
+    calls = {}
     for key, path in paths.items():
         interpreter = tflite_interpreter(path, threads)
         detail = interpreter.get_input_details()[0]
@@ -101,114 +147,187 @@ def time_round_robin(paths: dict, runs: int, threads: int) -> dict:
         interpreter.set_tensor(detail["index"], pixels.astype(detail["dtype"]))
         for _ in range(3):
             interpreter.invoke()
-        interpreters[key] = interpreter
-    times = {key: [] for key in interpreters}
-    for _ in range(runs):
-        for key, interpreter in interpreters.items():
+        calls[key] = interpreter.invoke
+    matmul = sgemm(sgemm_n)[0]
+    times = {key: [] for key in calls} | {("sgemm", sgemm_n): []}
+    keys = list(calls)
+    rng = np.random.default_rng(0)
+    for _ in range(rounds):
+        # Where a row sits in the loop changed its time: the row timed first after the matmul ran up to 1.5x
+        # slower (BLAS threads spin after a matmul), and with the order only rotated, the row that always
+        # followed the 512x512 U-Net ran 1.6x slower than a larger lite model. So each round takes the rows in
+        # a new random order, and BLAS threads get 0.3 s to park, then one untimed call.
+        order = [keys[i] for i in rng.permutation(len(keys))]
+        time.sleep(0.3)
+        calls[order[-1]]()
+        for key in order:
             start = time.perf_counter()
-            interpreter.invoke()
+            calls[key]()
             times[key].append(1000 * (time.perf_counter() - start))
-    return {key: float(np.median(t)) for key, t in times.items()}
+        start = time.perf_counter()
+        matmul()
+        times[("sgemm", sgemm_n)].append(1000 * (time.perf_counter() - start))
+    return times
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
-    parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", "--runs", type=int, default=40)
+    parser.add_argument("--threads", type=int, default=THREADS, help="give it as --threads=N (BLAS reads it early)")
+    parser.add_argument("--sgemm-n", type=int, default=4096)
+    parser.add_argument("--lite-checkpoint", default=None, help="a trained lite model (.keras) to time")
+    parser.add_argument("--val-images", type=int, default=101,
+                        help="CamVid val images for the lite files' mIoU at 256x256 (0: skip)")
+    parser.add_argument("--profile-rounds", type=int, default=30, help="per-operator profile rounds (0: skip)")
     parser.add_argument("--json", default=None, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
-    if args.runs < 30:
-        print(f"note: {args.runs} runs (the project's figures use at least 30)")
+    if os.environ.get("OPENBLAS_NUM_THREADS") != str(args.threads):
+        print(f"note: BLAS threads {os.environ.get('OPENBLAS_NUM_THREADS')}, LiteRT threads {args.threads}")
 
     from kerasseg.export.flatbuffer import tflite_size_breakdown
-    from kerasseg.export.profile import sgemm_gflops, tflite_flops
+    from kerasseg.export.profile import tflite_flops
 
-    # The peak is measured before and after the run and the higher kept: on a shared machine one measurement
-    # can catch a busy moment (peers.md saw it halve within an hour).
-    sgemm_before = sgemm_gflops(args.threads)
-    rows = []
     with tempfile.TemporaryDirectory() as folder:
-        for size in args.sizes:
-            paths, source = export_all(size, folder)
-            if PEER.is_file() and size == 256:
-                paths[("mediapipe-selfie (peer)", "fp16 weights")] = str(PEER)
-            medians = time_round_robin(paths, args.runs, args.threads)
-            for (name, mode), path in paths.items():
-                flops = tflite_flops(path)
-                rows.append({
-                    "model": name, "mode": mode, "input": size, "bytes": os.path.getsize(path), "gflops": flops,
-                    "median_ms": medians[(name, mode)], "gflop_per_s": flops / medians[(name, mode)] * 1000,
-                    "calibration": source, "size_breakdown": tflite_size_breakdown(path),
-                })
-    sgemm_after = sgemm_gflops(args.threads)
-    sgemm = max(sgemm_before, sgemm_after)
-    for row in rows:
-        row["pct_sgemm"] = 100 * row["gflop_per_s"] / sgemm
-    print(f"machine: numpy float32 sgemm 4096³, {args.threads} threads, best of 5: {sgemm:.1f} GFLOP/s "
-          f"(before the run {sgemm_before:.1f}, after {sgemm_after:.1f})\n")
-    print(table(rows))
-    print()
-    print(ratios(rows))
-    print()
-    print(size_breakdown(rows))
+        paths = export_all(folder, args.lite_checkpoint)
+        load_before = os.getloadavg()
+        times = time_round_robin(paths, args.rounds, args.threads, args.sgemm_n)
+        load_after = os.getloadavg()
+        sgemm_ms = times.pop(("sgemm", args.sgemm_n))
+        sgemm_rate = 2 * args.sgemm_n**3 / np.median(sgemm_ms) / 1e6
+        rows = []
+        for (name, mode), path in paths.items():
+            flops = tflite_flops(path)
+            median = float(np.median(times[(name, mode)]))
+            rows.append({"model": name, "mode": mode, "bytes": os.path.getsize(path), "gflops": flops,
+                         "size_breakdown": tflite_size_breakdown(path),
+                         "median_ms": median, "gflop_per_s": flops / median * 1000,
+                         "pct_sgemm": 100 * flops / median * 1000 / sgemm_rate, "times_ms": times[(name, mode)]})
+        print(f"load average before the loop {load_before[0]:.2f} (5 min {load_before[1]:.2f}), after "
+              f"{load_after[0]:.2f} (5 min {load_after[1]:.2f}); {os.cpu_count()} CPUs; LiteRT "
+              f"{args.threads} threads; {args.rounds} rounds")
+        print(f"sgemm {args.sgemm_n}³ interleaved, numpy BLAS {os.environ.get('OPENBLAS_NUM_THREADS')} threads: "
+              f"median {np.median(sgemm_ms):.1f} ms = {sgemm_rate:.1f} GFLOP/s (best round "
+              f"{2 * args.sgemm_n**3 / min(sgemm_ms) / 1e6:.1f})\n")
+        print(table(rows))
+        print()
+        print(size_breakdown(rows))
+        print()
+        accuracy = phone_accuracy(paths, args.val_images) if args.val_images and CAMVID.is_dir() else {}
+        print(targets(rows, sgemm_ms, args.sgemm_n, accuracy))
+        if args.profile_rounds:
+            from op_profile import compare_profiles, format_profile, op_profile
+
+            lite = [paths[(LITE, "int8")], paths[(LITE, "float32")]]
+            load = os.getloadavg()[0]
+            profiles = op_profile(lite, args.profile_rounds, args.threads)
+            print(f"\nper-operator time of the lite model, one-operator models timed round-robin with the full "
+                  f"models ({args.profile_rounds} rounds, load average {load:.2f} -> {os.getloadavg()[0]:.2f})")
+            for path in lite:
+                print(format_profile(path, profiles[path]))
+            print(compare_profiles(profiles[lite[0]], profiles[lite[1]]))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"sgemm_gflop_per_s": sgemm, "runs": args.runs, "threads": args.threads, "rows": rows}, f,
-                      indent=2)
+            json.dump({"sgemm_ms": sgemm_ms, "sgemm_n": args.sgemm_n, "threads": args.threads,
+                       "load_before": load_before, "load_after": load_after, "rows": rows}, f, indent=1)
     return 0
 
 
 def table(rows: list[dict]) -> str:
-    lines = [f"{'model':<30} {'mode':<13} {'input':>5} {'MB':>7} {'GFLOPs':>7} {'median ms':>9} {'GFLOP/s':>8} "
+    lines = [f"{'model':<38} {'mode':<16} {'input':>7} {'MB':>6} {'GFLOPs':>7} {'median ms':>9} {'GFLOP/s':>8} "
              f"{'% sgemm':>7}"]
     for r in rows:
-        lines.append(f"{r['model']:<30} {r['mode']:<13} {r['input']:>5} {r['bytes'] / 1e6:>7.3f} {r['gflops']:>7.3f} "
+        size = "x".join(map(str, ZOO.get(r["model"], LITE_SIZE)))
+        lines.append(f"{r['model']:<38} {r['mode']:<16} {size:>7} {r['bytes'] / 1e6:>6.3f} {r['gflops']:>7.3f} "
                      f"{r['median_ms']:>9.2f} {r['gflop_per_s']:>8.1f} {r['pct_sgemm']:>6.0f}%")
-    return "\n".join(lines)
-
-
-def ratios(rows: list[dict]) -> str:
-    """The issue's targets: int8 ≥ 1.5× faster than float32 and ≤ 0.27× its size; lite int8 at 256 no slower
-    than the MediaPipe peer; float32 ≥ 60% of sgemm."""
-    by = {(r["model"], r["mode"], r["input"]): r for r in rows}
-    lines = []
-    for (name, mode, size), r in by.items():
-        if mode not in ("int8", "int8-native"):
-            continue
-        fp32 = by[(name, mode.replace("int8", "float32"), size)]
-        lines.append(f"{name} {size}: {mode} is {fp32['median_ms'] / r['median_ms']:.2f}x faster than {fp32['mode']} "
-                     f"(target >= 1.5), {r['bytes'] / fp32['bytes']:.3f}x its size (target <= 0.27); "
-                     f"{fp32['mode']} at {fp32['pct_sgemm']:.0f}% of sgemm (target >= 60%)")
-    peer = next((r for r in rows if r["model"].startswith("mediapipe")), None)
-    if peer:
-        for name in MODELS:
-            for mode in ("int8", "int8-native"):
-                r = by.get((name, mode, 256))
-                if r:
-                    lines.append(f"{name} 256 {mode}: {r['median_ms'] / peer['median_ms']:.2f}x the MediaPipe "
-                                 f"peer's time (target <= 1.0)")
     return "\n".join(lines)
 
 
 def size_breakdown(rows: list[dict]) -> str:
     """Where the int8 file's bytes go, as fractions of the float32 file: the 4× of the weights, and what does
     not shrink (int32 biases, per-channel scales and zero points, tensor names, graph and metadata)."""
-    by = {(r["model"], r["mode"], r["input"]): r for r in rows}
+    by = {(r["model"], r["mode"]): r for r in rows}
     lines = []
-    for (name, mode, size), r in by.items():
-        if mode != "int8":
+    for (name, mode), r in by.items():
+        if mode != "int8" or (name, "float32") not in by:
             continue
-        fp32 = by[(name, "float32", size)]["size_breakdown"]
+        fp32 = by[(name, "float32")]["size_breakdown"]
         parts = r["size_breakdown"]
         share = {k: parts[k] / fp32["total"] for k in parts}
         floor = (parts["weights"] + parts["biases"] + parts["quantization"]) / (fp32["weights"] + fp32["biases"])
         lines.append(
-            f"{name} {size} int8 / float32 size {share['total']:.3f}: weights {share['weights']:.3f} + biases "
+            f"{name} int8 / float32 size {share['total']:.3f}: weights {share['weights']:.3f} + biases "
             f"{share['biases']:.3f} + scales/zero points {share['quantization']:.3f} + names "
             f"{share['tensor_names']:.3f} + graph/metadata {share['rest'] + share['other_constants']:.3f}; "
             f"per-channel floor (weights, biases, scales only) {floor:.3f}"
         )
+    return "\n".join(lines)
+
+
+def _ratio(slow: dict, fast: dict) -> tuple[float, float]:
+    """(ratio of the medians, median of the per-round ratios) of slow / fast."""
+    per_round = np.asarray(slow["times_ms"]) / np.asarray(fast["times_ms"])
+    return slow["median_ms"] / fast["median_ms"], float(np.median(per_round))
+
+
+def phone_accuracy(paths: dict, limit: int) -> dict:
+    """{mode: CamVid val mIoU (%)} of the lite model's TFLite files as a phone runs them: the val image resized
+    to 256x256, the native logits upsampled bilinearly to 256x256 (MediaPipe's ImageSegmenter does this), scored
+    against the mask resized (nearest) to 256x256. Unlabelled pixels are ignored."""
+    import tensorflow as tf
+
+    from kerasseg.export import run_tflite
+    from kerasseg.export.check_data import load_check_data
+    from kerasseg.metrics import SegmentationScores, confusion_matrix
+
+    data = load_check_data("camvid", LITE_SIZE, "val", limit, str(CAMVID))
+    scores = {}
+    for mode in ("float32", "int8", "int8-native"):
+        logits = run_tflite(paths[(LITE, mode)], data.images)
+        if logits.shape[1:3] != LITE_SIZE:
+            logits = tf.image.resize(logits, LITE_SIZE).numpy()
+        confusion = confusion_matrix(data.masks, logits.argmax(-1), logits.shape[-1])
+        scores[mode] = 100 * SegmentationScores(confusion).miou
+    scores["images"] = len(data.images)
+    return scores
+
+
+def targets(rows: list[dict], sgemm_ms: list[float], n: int, accuracy: dict) -> str:
+    """Issue #16's targets, each with its figures and whether it is met."""
+    by = {(r["model"], r["mode"]): r for r in rows}
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    lines = ["targets, judged on the paired ratio (median over rounds of the ratio of two rows' times in the same "
+             "round), with the ratio of the medians beside it:"]
+    for name, fp32, int8 in (*((zoo, "float32", "int8") for zoo in ZOO), (LITE, "float32", "int8"),
+                             (LITE, "float32-native", "int8-native"), *((f"{LITE}-{v}", "float32", "int8") for v in ("issue16", "os32"))):
+        if (name, int8) not in by:
+            continue
+        medians, per_round = _ratio(by[(name, fp32)], by[(name, int8)])
+        lines.append(f"  (a) {name} {int8}: {per_round:.2f}x faster than {fp32} (medians {medians:.2f}x), "
+                     f"target >= 1.5: {verdict(per_round >= 1.5)}")
+    peer = by.get((PEER_NAME, "fp16 weights"))
+    if peer:
+        for mode in ("int8-native", "int8"):
+            medians, per_round = _ratio(by[(LITE, mode)], peer)
+            lines.append(f"  (b) {LITE} 256x256 {mode}: {per_round:.2f}x MediaPipe selfie's time (medians "
+                         f"{medians:.2f}x), target <= 1.0: {verdict(per_round <= 1.0)}"
+                         + (f"; CamVid val mIoU of this file at 256x256 {accuracy[mode]:.1f}% "
+                            f"({accuracy['images']} images)" if mode in accuracy else ""))
+        if "float32" in accuracy:
+            lines.append(f"      the lite float32 file's CamVid val mIoU at 256x256: {accuracy['float32']:.1f}%")
+        for name in MODELS:
+            if name != LITE:
+                medians, per_round = _ratio(by[(name, "int8-native")], peer)
+                lines.append(f"      for comparison {name} int8-native: {per_round:.2f}x (medians {medians:.2f}x)")
+    for name in (*ZOO, LITE):
+        r = by[(name, "float32")]
+        rates = r["gflops"] * 1e9 / (np.asarray(r["times_ms"]) / 1e3)
+        sgemm_rates = 2 * n**3 / (np.asarray(sgemm_ms) / 1e3)
+        per_round = 100 * float(np.median(rates / sgemm_rates))
+        lines.append(f"  (c) {name} float32: {per_round:.0f}% of the interleaved sgemm (medians "
+                     f"{r['pct_sgemm']:.0f}%), target >= 60%: {verdict(per_round >= 60)}")
     return "\n".join(lines)
 
 
