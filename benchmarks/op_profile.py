@@ -36,7 +36,7 @@ def single_op_models(path: str) -> list[dict]:
     in the cut model as in the full one."""
     from ai_edge_litert import schema_py_generated as schema
 
-    from kerasseg.export.flatbuffer import _op_name, packed
+    from kerasseg.export.flatbuffer import op_name, packed
 
     with open(path, "rb") as f:
         model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(f.read(), 0))
@@ -58,7 +58,7 @@ def single_op_models(path: str) -> list[dict]:
         out = graph.tensors[op.outputs[0]]
         cut.append({
             "index": index,
-            "op": _op_name(schema, model.operatorCodes[op.opcodeIndex]),
+            "op": op_name(model.operatorCodes[op.opcodeIndex]),
             "output": (out.name or b"").decode(),
             "shape": tuple(int(d) for d in out.shape),
             "type": types[out.type],

@@ -1,22 +1,14 @@
 """Smoke test of benchmarks/models.py: the FLOP count of its TFLite export against hand counts, one table row."""
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import keras
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "models.py"
+from scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("kerasseg_benchmark_models", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/models.py")
 
 
 def conv_macs(h, w, c_out, k, c_in, depthwise=False):

@@ -1,23 +1,15 @@
 """benchmarks/op_profile.py: its one-operator models compute what the operator computes inside the full model."""
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "op_profile.py"
+from scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def op_profile():
-    spec = importlib.util.spec_from_file_location("kerasseg_benchmark_op_profile", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/op_profile.py")
 
 
 @pytest.fixture(scope="module")

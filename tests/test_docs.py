@@ -19,7 +19,6 @@ tests/test_demo.py and notebook 02 run them). Other shell commands must be on NO
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shlex
 import shutil
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from scripts import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -56,10 +56,7 @@ BLOCK_RE = re.compile(r"```(?:bash|sh)\n(.*?)```", re.DOTALL)
 
 
 def _sync():
-    spec = importlib.util.spec_from_file_location("docs_sync", REPO / "docs" / "sync.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("docs/sync.py")
 
 
 def _commands(text: str) -> list[str]:

@@ -16,7 +16,6 @@ source that does not exist, where it must stop the notebook with its message.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from scripts import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
@@ -52,10 +52,7 @@ def read(name: str) -> nbformat.NotebookNode:
 
 
 def sync():
-    spec = importlib.util.spec_from_file_location("docs_sync", REPO / "docs" / "sync.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("docs/sync.py")
 
 
 def install_cell(name: str) -> str:

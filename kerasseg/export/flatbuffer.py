@@ -47,7 +47,8 @@ def _read_model(path: str) -> schema.ModelT:
         return schema.ModelT.InitFromObj(schema.Model.GetRootAs(f.read(), 0))
 
 
-def _op_name(code) -> str:
+def op_name(code) -> str:
+    """The name of an operator code: its builtin name, or ``CUSTOM:<name>``."""
     builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
     name = _OP_NAMES.get(builtin, str(builtin))
     return f"CUSTOM:{code.customCode.decode() if code.customCode else ''}" if name == "CUSTOM" else name
@@ -55,7 +56,7 @@ def _op_name(code) -> str:
 
 def tflite_ops(path: str) -> list[str]:
     """The operator names used by a ``.tflite`` file (builtin names, or ``CUSTOM:<name>`` / Flex ops)."""
-    return sorted({_op_name(code) for code in _read_model(path).operatorCodes})
+    return sorted({op_name(code) for code in _read_model(path).operatorCodes})
 
 
 def tflite_op_list(path: str) -> list[dict]:
@@ -72,7 +73,7 @@ def tflite_op_list(path: str) -> list[dict]:
         code = m.operatorCodes[op.opcodeIndex]
         options = vars(op.builtinOptions) if op.builtinOptions is not None else {}
         ops_.append({
-            "op": _op_name(code),
+            "op": op_name(code),
             "version": int(code.version),
             "options": {k: v for k, v in options.items() if isinstance(v, (bool, int, float))},
             "inputs": tensors(op.inputs),
@@ -122,7 +123,7 @@ def tflite_size_breakdown(path: str) -> dict[str, int]:
 
     roles: dict[int, str] = {}
     for op in graph.operators:
-        slots = _WEIGHTED_OPS.get(_op_name(m.operatorCodes[op.opcodeIndex]))
+        slots = _WEIGHTED_OPS.get(op_name(m.operatorCodes[op.opcodeIndex]))
         if slots:
             for role, slot in zip(("weights", "biases"), slots, strict=True):
                 if slot < len(op.inputs) and op.inputs[slot] >= 0:
