@@ -366,8 +366,9 @@ def test_a_pending_best_record_without_its_model_is_dropped(finished, tmp_path):
 
 
 @pytest.mark.parametrize("point", ["export-before-rename", "export-rename"])
-def test_an_export_killed_at_its_rename_never_passes_off_a_stale_report(point, world, tmp_path):
-    """Issue #12: the report records its export's sha256, so a kill between the two renames is seen."""
+def test_an_export_killed_at_its_rename_leaves_one_pair(point, world, tmp_path):
+    """Issue #12: an export and its report are replaced together: the new report waits under a pending name
+    until the export it describes (by sha256) is in place."""
     from kerasseg.export import read_report
 
     out = tmp_path / "m.tflite"
@@ -375,12 +376,26 @@ def test_an_export_killed_at_its_rename_never_passes_off_a_stale_report(point, w
     previous = {"sha256": rh.hashlib.sha256(b"previous export").hexdigest()}
     (tmp_path / "m.parity.json").write_text(json.dumps(previous))
     _killed(point, ["export", world["model"], "--input-size", "32", "32", "--no-metadata", "--out", out], tmp_path)
+    pending = tmp_path / ".m.parity.json.pending"
+    assert pending.is_file()  # written before the export's rename
     if point == "export-before-rename":
         assert out.read_bytes() == b"previous export" and read_report(str(out)) == previous
     else:
         assert out.read_bytes() != b"previous export"
-        with pytest.raises(ValueError, match="stale"):  # the previous report, refused as another file's
-            read_report(str(out))
+        report = read_report(str(out))  # the new pair, completed
+        assert report["sha256"] == rh.hashlib.sha256(out.read_bytes()).hexdigest() != previous["sha256"]
+        assert json.loads((tmp_path / "m.parity.json").read_text()) == report
+    assert not pending.exists()
+
+
+def test_a_report_of_another_file_is_refused(tmp_path):
+    from kerasseg.export import read_report
+
+    out = tmp_path / "m.tflite"
+    out.write_bytes(b"this export")
+    (tmp_path / "m.parity.json").write_text(json.dumps({"sha256": "0" * 64}))
+    with pytest.raises(ValueError, match="m.parity.json is stale"):
+        read_report(str(out))
 
 
 def test_log_rows_past_the_backup_and_half_written_lines_are_dropped(tmp_path):

@@ -187,15 +187,33 @@ def report_path(artifact: str) -> str:
     return os.path.splitext(artifact)[0] + ".parity.json"
 
 
-def write_report(report: dict, artifact: str) -> str:
-    """Writes ``report`` as JSON beside ``artifact`` (temporary name, then rename); returns its path."""
-    return write_atomic(json.dumps(report, indent=2).encode("utf-8"), report_path(artifact))
+def write_report(report: dict, artifact: str, pending: bool = False) -> str:
+    """Writes ``report`` as JSON beside ``artifact`` (temporary name, then rename); returns its path.
+
+    ``pending``: under the pending name instead, before the export is renamed into place; :func:`read_report`
+    completes the pair once the export is the file the report describes."""
+    path = pending_report_path(artifact) if pending else report_path(artifact)
+    return write_atomic(json.dumps(report, indent=2).encode("utf-8"), path)
+
+
+def pending_report_path(artifact: str) -> str:
+    return os.path.join(os.path.dirname(os.path.abspath(artifact)), f".{os.path.basename(report_path(artifact))}.pending")
 
 
 def read_report(artifact: str) -> dict | None:
-    """The parity report beside ``artifact``, or None when there is none; a report of another file (a kill between
-    the export's rename and its report's, or a report without the export's ``sha256``) is refused, not believed."""
-    path = report_path(artifact)
+    """The parity report beside ``artifact``, or None when there is none.
+
+    The pair is replaced together: a pending report (written before the export's rename) whose ``sha256`` is the
+    export's is renamed into place first, and one whose export never arrived is dropped; a report of another file
+    (or without the export's ``sha256``) is refused, not believed."""
+    path, pending = report_path(artifact), pending_report_path(artifact)
+    if os.path.isfile(pending):
+        with open(pending, encoding="utf-8") as f:
+            waiting = json.load(f)
+        if os.path.isfile(artifact) and waiting.get("sha256") == sha256(artifact):
+            os.replace(pending, path)
+        else:
+            os.remove(pending)
     if not os.path.isfile(path):
         return None
     with open(path, encoding="utf-8") as f:

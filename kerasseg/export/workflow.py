@@ -9,7 +9,7 @@ import keras
 from kerasseg.export.check_data import CheckData, load_check_data, synthetic_check_data
 from kerasseg.export.metadata import read_label_file
 from kerasseg.export.onnx import DEFAULT_OPSET, to_onnx
-from kerasseg.export.parity import parity_report, report_path, write_report
+from kerasseg.export.parity import parity_report, read_report, report_path, write_report
 from kerasseg.export.preparation import prepare
 from kerasseg.export.tflite import check_quantization, write_tflite
 
@@ -48,9 +48,10 @@ def export_checked(model: keras.Model | str, out: str, fmt: str = "tflite", quan
     calibrating = _calibration(quantization, calibration, check, size, split, limit, data_dir)
     labels = _labels(labels_file, checked, len(prepared.labels))
     prepared = prepared.with_data(calibrating.images if calibrating else None, labels)
-    # The export goes to a temporary name, is checked there and renamed, then its report (which records the
-    # export's sha256) is written: a kill at any instant leaves the previous pair, or the new export beside a
-    # report that read_report refuses as another file's, or the new pair.
+    # The export goes to a temporary name and is checked there; its report (which records the export's sha256)
+    # is written under a pending name; then the export is renamed, then the report. A kill at any instant leaves
+    # the previous pair or the new one: read_report completes a pending report whose export arrived and drops one
+    # whose export did not.
     partial = os.path.join(os.path.dirname(os.path.abspath(out)), f".partial-{os.path.basename(out)}")
     try:
         if fmt == "tflite":
@@ -66,8 +67,9 @@ def export_checked(model: keras.Model | str, out: str, fmt: str = "tflite", quan
                                class_names=labels)
         report["path"], report["data"] = os.path.abspath(out), data.source
         report["calibration"] = calibrating.source if calibrating else None
+        write_report(report, out, pending=True)
         os.replace(partial, out)
-        write_report(report, out)
+        read_report(out)
     finally:
         if os.path.exists(partial):
             os.remove(partial)
