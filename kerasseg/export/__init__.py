@@ -10,26 +10,8 @@ from kerasseg.export.runner import run_tflite, tflite_input_size
 from kerasseg.export.tflite import QUANTIZATIONS, to_tflite, to_tflite_modes
 
 __all__ = [
-    "QUANTIZATIONS",
-    "PreparedModel",
-    "format_report",
-    "gpu_unsupported",
-    "native_resolution_model",
-    "onnx_ops",
-    "parity_report",
-    "prepare",
-    "read_label_file",
-    "read_labels",
-    "read_report",
-    "run_onnx",
-    "run_tflite",
-    "segmenter_metadata",
-    "tflite_input_size",
-    "tflite_op_list",
-    "tflite_ops",
-    "tflite_quantization",
-    "to_onnx",
-    "to_tflite",
-    "to_tflite_modes",
-    "write_report",
+    "QUANTIZATIONS", "PreparedModel", "format_report", "gpu_unsupported", "native_resolution_model",
+    "onnx_ops", "parity_report", "prepare", "read_label_file", "read_labels", "read_report", "run_onnx",
+    "run_tflite", "segmenter_metadata", "tflite_input_size", "tflite_op_list", "tflite_ops",
+    "tflite_quantization", "to_onnx", "to_tflite", "to_tflite_modes", "write_report"
 ]

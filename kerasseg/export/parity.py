@@ -182,43 +182,34 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-def report_path(artifact: str) -> str:
-    """Where the JSON report of an export goes: beside it, ``<name>.parity.json``."""
-    return os.path.splitext(artifact)[0] + ".parity.json"
+def report_path(artifact: str, pending: bool = False) -> str:
+    """Where the JSON report of an export goes: beside it, ``<name>.parity.json`` (``.<name>.parity.json.pending``
+    while the export it describes is not yet in place)."""
+    path = os.path.splitext(artifact)[0] + ".parity.json"
+    return os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.pending") if pending else path
 
 
 def write_report(report: dict, artifact: str, pending: bool = False) -> str:
-    """Writes ``report`` as JSON beside ``artifact`` (temporary name, then rename); returns its path.
-
-    ``pending``: under the pending name instead, before the export is renamed into place; :func:`read_report`
-    completes the pair once the export is the file the report describes."""
-    path = pending_report_path(artifact) if pending else report_path(artifact)
-    return write_atomic(json.dumps(report, indent=2).encode("utf-8"), path)
-
-
-def pending_report_path(artifact: str) -> str:
-    return os.path.join(os.path.dirname(os.path.abspath(artifact)), f".{os.path.basename(report_path(artifact))}.pending")
+    """Writes ``report`` as JSON beside ``artifact`` (temporary name, then rename); returns its path."""
+    return write_atomic(json.dumps(report, indent=2).encode("utf-8"), report_path(artifact, pending))
 
 
 def read_report(artifact: str) -> dict | None:
-    """The parity report beside ``artifact``, or None when there is none.
-
-    The pair is replaced together: a pending report (written before the export's rename) whose ``sha256`` is the
-    export's is renamed into place first, and one whose export never arrived is dropped; a report of another file
-    (or without the export's ``sha256``) is refused, not believed."""
-    path, pending = report_path(artifact), pending_report_path(artifact)
+    """The parity report beside ``artifact``, or None when there is none. A pending report (written before the
+    export's rename) is renamed into place if it describes the export (``sha256``), else dropped: the pair is
+    replaced together. A report of another file is refused, not believed."""
+    path, pending = report_path(artifact), report_path(artifact, pending=True)
     if os.path.isfile(pending):
-        with open(pending, encoding="utf-8") as f:
-            waiting = json.load(f)
-        if os.path.isfile(artifact) and waiting.get("sha256") == sha256(artifact):
-            os.replace(pending, path)
-        else:
-            os.remove(pending)
+        os.replace(pending, path) if _describes(pending, artifact) else os.remove(pending)
     if not os.path.isfile(path):
         return None
-    with open(path, encoding="utf-8") as f:
-        report = json.load(f)
-    if report.get("sha256") != sha256(artifact):
+    if not _describes(path, artifact):
         raise ValueError(f"{path} is stale: it describes another export than {artifact} (sha256 differs); "
                          f"run kerasseg export again to check this file")
-    return report
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _describes(report_file: str, artifact: str) -> bool:
+    with open(report_file, encoding="utf-8") as f:
+        return os.path.isfile(artifact) and json.load(f).get("sha256") == sha256(artifact)
