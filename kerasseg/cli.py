@@ -444,7 +444,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError, ImportError) as err:  # ImportError: an optional dependency is missing
+    # ImportError: an optional dependency is missing; ConnectionError: a download failed (offline)
+    except (ValueError, FileNotFoundError, ImportError, ConnectionError) as err:
         print(f"kerasseg {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

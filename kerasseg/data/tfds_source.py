@@ -35,7 +35,16 @@ def prepare(builder, manual_dir: str | Path | None = None, instructions: str = "
                 f"{builder.name}: the manual download folder {manual_dir} is missing or empty. {instructions}"
             )
         config = tfds.download.DownloadConfig(manual_dir=str(manual_dir), try_download_gcs=False)
-    builder.download_and_prepare(download_config=config)
+    import requests
+
+    try:
+        builder.download_and_prepare(download_config=config)
+    except (ConnectionError, requests.RequestException) as err:  # offline, or the host is down
+        reason = str(err).splitlines()[0][:300]
+        raise ConnectionError(
+            f"{builder.name}: the download failed ({reason}). Without network, prepare it with tfds where there "
+            f"is network and pass that data dir as --data-dir (data_dir=)"
+        ) from None
 
 
 def contract_dataset(

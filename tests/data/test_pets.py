@@ -38,3 +38,21 @@ def test_unknown_split_before_any_download():
 
     with pytest.raises(ValueError, match="valid splits: train, test, val"):
         load_dataset("pets", "validation")
+
+
+def test_an_offline_download_is_a_clear_error():
+    import requests
+
+    from kerasseg.data.tfds_source import prepare
+
+    class Offline:  # a tfds builder whose download cannot reach its host
+        name, MANUAL_DOWNLOAD_INSTRUCTIONS = "oxford_iiit_pet", None
+
+        def is_prepared(self):
+            return False
+
+        def download_and_prepare(self, download_config):
+            raise requests.ConnectionError("Failed to resolve 'thor.robots.ox.ac.uk'")
+
+    with pytest.raises(ConnectionError, match=r"oxford_iiit_pet: the download failed \(Failed to resolve .*--data-dir"):
+        prepare(Offline())
