@@ -371,7 +371,7 @@ def main(argv=None) -> int:
     load_end = _load()
     print(report(rows, args.size, env, load_start, load_end, args.markdown))
     if args.json:
-        from kerasseg.export.files import write_atomic
+        from kerasseg.files import write_atomic
 
         result = {
             "size": args.size,

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import keras
 
+from kerasseg.files import settle_record, sha256, write_atomic
+
 
 def write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_atomic(text.encode("utf-8"), str(path))
 
 
 def save_model(model: keras.Model, path) -> Path:
@@ -35,7 +35,7 @@ class BestModelCheckpoint(keras.callbacks.Callback):
 
     The pair is replaced together: the model and its record (which holds the model's SHA-256) are written under
     temporary names, then the model is renamed, then the record. A kill between the two renames leaves the new
-    model beside its pending record, which :meth:`settle` (called on resume) renames into place; a pending record
+    model beside its pending record, which ``settle_record`` (at the start of training) renames into place; a pending record
     whose model never arrived is dropped. With ``resume`` the record is read back, so a resumed run keeps the best
     model of the killed one.
     """
@@ -47,18 +47,8 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         self.pending_path = self.record_path.with_name(f".{self.record_path.name}.pending")
         self.best: dict | None = None
 
-    def settle(self) -> None:
-        """Completes or drops a pair update that a kill interrupted."""
-        if not self.pending_path.exists():
-            return
-        pending = json.loads(self.pending_path.read_text())
-        if self.path.exists() and pending.get("sha256") == file_sha256(self.path):
-            os.replace(self.pending_path, self.record_path)
-        else:
-            self.pending_path.unlink()
-
     def on_train_begin(self, logs=None):
-        self.settle()
+        settle_record(self.pending_path, self.record_path, self.path)
         if self.resume and self.record_path.exists() and self.path.exists():
             self.best = json.loads(self.record_path.read_text())
 
@@ -68,18 +58,12 @@ class BestModelCheckpoint(keras.callbacks.Callback):
             return
         tmp = self.path.with_name(f".{self.path.stem}.partial.keras")
         self.model.save(tmp)
-        best = {"epoch": epoch + 1, self.monitor: float(value), "sha256": file_sha256(tmp)}
+        best = {"epoch": epoch + 1, self.monitor: float(value), "sha256": sha256(tmp)}
         write_text(self.pending_path, json.dumps(best))
         os.replace(tmp, self.path)
         os.replace(self.pending_path, self.record_path)
         self.best = best
 
-
-def file_sha256(path) -> str:
-    import hashlib
-
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 class ResumableBackup(keras.callbacks.BackupAndRestore):

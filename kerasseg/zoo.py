@@ -26,6 +26,8 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
+from kerasseg.files import sha256
+
 INDEX = "index.json"
 # format -> file name inside an entry
 FILES = {
@@ -114,7 +116,7 @@ def write_index(root: str | Path) -> dict:
     entries = {}
     for folder in sorted(p for p in root.iterdir() if (p / FILES["keras"]).is_file()):
         entries[folder.name] = {
-            file: hashlib.sha256((folder / file).read_bytes()).hexdigest()
+            file: sha256(folder / file)
             for file in sorted(FILES.values())
             if (folder / file).is_file()
         }

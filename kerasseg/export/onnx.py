@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasseg.export.files import write_atomic
 from kerasseg.export.preparation import PreparedModel, prepare
 from kerasseg.export.tflite import frozen_function
+from kerasseg.files import write_atomic
 
 DEFAULT_OPSET = 17
 

@@ -17,11 +17,11 @@ import numpy as np
 import tensorflow as tf
 
 from kerasseg.export.check_data import resize
-from kerasseg.export.files import sha256, write_atomic
 from kerasseg.export.flatbuffer import tflite_op_list, tflite_quantization
 from kerasseg.export.onnx import onnx_session, run_onnx
 from kerasseg.export.preparation import PreparedModel, prepare
 from kerasseg.export.runner import run_tflite, tflite_input_size
+from kerasseg.files import settle_record, sha256, write_atomic
 from kerasseg.metrics import IGNORE_LABEL, SegmentationScores, confusion_matrix
 
 # Pass criteria (issue #5): float modes by max |Δlogits| / logit range, quantized modes by argmax agreement.
@@ -198,18 +198,14 @@ def read_report(artifact: str) -> dict | None:
     """The parity report beside ``artifact``, or None when there is none. A pending report (written before the
     export's rename) is renamed into place if it describes the export (``sha256``), else dropped: the pair is
     replaced together. A report of another file is refused, not believed."""
-    path, pending = report_path(artifact), report_path(artifact, pending=True)
-    if os.path.isfile(pending):
-        os.replace(pending, path) if _describes(pending, artifact) else os.remove(pending)
+    path = report_path(artifact)
+    settle_record(report_path(artifact, pending=True), path, artifact)
     if not os.path.isfile(path):
         return None
-    if not _describes(path, artifact):
+    with open(path, encoding="utf-8") as f:
+        report = json.load(f)
+    if report.get("sha256") != sha256(artifact):
         raise ValueError(f"{path} is stale: it describes another export than {artifact} (sha256 differs); "
                          f"run kerasseg export again to check this file")
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    return report
 
-
-def _describes(report_file: str, artifact: str) -> bool:
-    with open(report_file, encoding="utf-8") as f:
-        return os.path.isfile(artifact) and json.load(f).get("sha256") == sha256(artifact)

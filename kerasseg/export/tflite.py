@@ -28,10 +28,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasseg.export.files import write_atomic
 from kerasseg.export.flatbuffer import share_vectors
 from kerasseg.export.preparation import PreparedModel, RepresentativeData, prepare
 from kerasseg.export.runner import tflite_interpreter  # noqa: F401 (benchmarks/mobile.py imports it from here)
+from kerasseg.files import write_atomic
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 

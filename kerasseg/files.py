@@ -1,8 +1,10 @@
-"""Files written whole or not at all, and the digest that ties a parity report to the export it describes."""
+"""Files written whole or not at all, and the SHA-256 that ties a record (a parity report, ``best.json``) to the
+file it describes, so that a (file, record) pair is replaced together."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 
@@ -33,3 +35,16 @@ def sha256(path: str) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def settle_record(pending, record, described) -> None:
+    """Completes a (file, JSON record) pair that a kill interrupted between its two renames: a ``pending`` record
+    whose ``sha256`` is the ``described`` file's is renamed onto ``record``; any other pending record is dropped."""
+    if not os.path.isfile(pending):
+        return
+    with open(pending, encoding="utf-8") as f:
+        wanted = json.load(f).get("sha256")
+    if os.path.isfile(described) and wanted == sha256(described):
+        os.replace(pending, record)
+    else:
+        os.remove(pending)
