@@ -2,18 +2,18 @@
 lite model against MediaPipe's selfie segmenter, float32 against the machine's sgemm peak, all in one
 round-robin loop, and where the lite model's time goes, operator by operator.
 
-    python benchmarks/mobile.py                                   # 40 rounds, 2 threads
+    python benchmarks/mobile.py                                   # 40 rounds of 200 ms per row, 2 threads
     python benchmarks/mobile.py --lite-checkpoint lite.keras --json results.json
 
 One loop times every LiteRT interpreter (batch 1, ``num_threads=2``, the default XNNPACK delegate, 3 warm-up
-calls) and one numpy float32 sgemm (``--sgemm-n``³, BLAS on the same threads) per round, back to back, so that
-the load of a shared machine falls on every row alike; each round takes the rows in a new random order. Each row reports its median over the rounds. Each target is a ratio of
-two rows of the same run, judged on the median of the per-round ratios (the two calls of a pair run
-milliseconds apart, under the same load; at load 10 on 2 cores single rows' medians wandered up to 2× between
-runs while paired ratios moved less), with the ratio of the medians printed beside it. The load average before and after the loop is printed: figures
-are comparable within one run, not across runs. Interpreters run back to back on purpose: with a sleep between
-them (letting worker threads park) the medians on a loaded machine swung 2× from run to run, without it they
-repeated within 5% (notes in ``benchmarks/mobile.md``).
+calls) and one numpy float32 sgemm (``--sgemm-n``³, BLAS on the same threads), so that the load of a shared
+machine falls on every row alike: each round takes the rows (the sgemm among them) in a new random order, and
+each row runs back to back for ``--window-ms`` and records its mean time per call, a sustained figure like the
+sgemm's (single calls depend on what the cores did just before them: ``time_round_robin``). Each row reports its
+median over the rounds. Each target is a ratio of two rows of the same run, judged on the median of the
+per-round ratios (at load 10 on 2 cores single rows' medians wandered up to 2× between runs while paired ratios
+moved less), with the ratio of the medians printed beside it. The load average before and after the loop is
+printed: figures are comparable within one run, not across runs (notes in ``benchmarks/mobile.md``).
 
 GFLOPs = 2 × multiply-adds of the convolution-like ops of the file (int8 rows credited with the float FLOPs);
 "% sgemm" = achieved GFLOP/s over the interleaved sgemm's median GFLOP/s.
@@ -75,6 +75,7 @@ MODELS = {
     f"{LITE}-issue16": dict(alpha=0.35, aspp_filters=64, decoder_filters=64, low_level_filters=24, separable=True),
 }
 CLASSES = 11  # CamVid
+WINDOW_MS = 200.0  # each row of a round runs back to back this long (time_round_robin)
 PEER_NAME = "mediapipe-selfie (peer)"
 
 
@@ -137,8 +138,14 @@ def sgemm(n: int):
     return (lambda: a @ b), 2 * n**3
 
 
-def time_round_robin(paths: dict, rounds: int, threads: int, sgemm_n: int) -> dict:
-    """{key: [ms per round]} for every file and for ("sgemm", n), timed back to back in one loop."""
+def time_round_robin(paths: dict, rounds: int, threads: int, sgemm_n: int, window_ms: float = WINDOW_MS) -> dict:
+    """{key: [ms per call, one value per round]} for every file and for ("sgemm", n), timed in one loop.
+
+    In each round every row runs back to back for at least ``window_ms`` and reports its mean time per call, the
+    sgemm too: every figure is a sustained one, like the sgemm's. (Single calls read what the cores did just before:
+    on the quiet machine camvid-mobile's float32 file took 26.5 ms per call back to back, 20.5 ms after a 50 ms
+    pause and 39.6 ms right after a 2048³ sgemm; ``benchmarks/mobile.md``.) ``window_ms=0``: one call per row.
+    """
     from kerasseg.export.tflite import tflite_interpreter
 
     calls = {}
@@ -150,25 +157,24 @@ def time_round_robin(paths: dict, rounds: int, threads: int, sgemm_n: int) -> di
         for _ in range(3):
             interpreter.invoke()
         calls[key] = interpreter.invoke
-    matmul = sgemm(sgemm_n)[0]
-    times = {key: [] for key in calls} | {("sgemm", sgemm_n): []}
+    calls[("sgemm", sgemm_n)] = sgemm(sgemm_n)[0]
+    times = {key: [] for key in calls}
     keys = list(calls)
     rng = np.random.default_rng(0)
     for _ in range(rounds):
-        # Where a row sits in the loop changed its time: the row timed first after the matmul ran up to 1.5x
-        # slower (BLAS threads spin after a matmul), and with the order only rotated, the row that always
-        # followed the 512x512 U-Net ran 1.6x slower than a larger lite model. So each round takes the rows in
-        # a new random order, and BLAS threads get 0.3 s to park, then one untimed call.
+        # Each round takes the rows in a new random order: with a fixed or rotated order a row always followed
+        # the same neighbour (the row after the 512x512 U-Net ran 1.6x slower than a larger lite model).
         order = [keys[i] for i in rng.permutation(len(keys))]
-        time.sleep(0.3)
-        calls[order[-1]]()
         for key in order:
+            call, count = calls[key], 0
             start = time.perf_counter()
-            calls[key]()
-            times[key].append(1000 * (time.perf_counter() - start))
-        start = time.perf_counter()
-        matmul()
-        times[("sgemm", sgemm_n)].append(1000 * (time.perf_counter() - start))
+            while True:
+                call()
+                count += 1
+                elapsed = 1000 * (time.perf_counter() - start)
+                if elapsed >= window_ms:
+                    break
+            times[key].append(elapsed / count)
     return times
 
 
@@ -176,7 +182,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", "--runs", type=int, default=40)
     parser.add_argument("--threads", type=int, default=THREADS, help="give it as --threads=N (BLAS reads it early)")
-    parser.add_argument("--sgemm-n", type=int, default=4096)
+    parser.add_argument("--sgemm-n", type=int, default=2048, help="the sgemm's size (2048³ and 4096³ both reached "
+                        "185-188 GFLOP/s on the project machine)")
+    parser.add_argument("--window-ms", type=float, default=WINDOW_MS,
+                        help="each row of a round runs back to back this long (0: one call)")
     parser.add_argument("--lite-checkpoint", default=None, help="a trained lite model (.keras) to time")
     parser.add_argument("--val-images", type=int, default=101,
                         help="CamVid val images for the lite files' mIoU at 256x256 (0: skip)")
@@ -192,7 +201,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         paths = export_all(folder, args.lite_checkpoint)
         load_before = os.getloadavg()
-        times = time_round_robin(paths, args.rounds, args.threads, args.sgemm_n)
+        times = time_round_robin(paths, args.rounds, args.threads, args.sgemm_n, args.window_ms)
         load_after = os.getloadavg()
         sgemm_ms = times.pop(("sgemm", args.sgemm_n))
         sgemm_rate = 2 * args.sgemm_n**3 / np.median(sgemm_ms) / 1e6
@@ -206,7 +215,7 @@ def main(argv=None) -> int:
                          "pct_sgemm": 100 * flops / median * 1000 / sgemm_rate, "times_ms": times[(name, mode)]})
         print(f"load average before the loop {load_before[0]:.2f} (5 min {load_before[1]:.2f}), after "
               f"{load_after[0]:.2f} (5 min {load_after[1]:.2f}); {os.cpu_count()} CPUs; LiteRT "
-              f"{args.threads} threads; {args.rounds} rounds")
+              f"{args.threads} threads; {args.rounds} rounds of {args.window_ms:g} ms per row")
         print(f"sgemm {args.sgemm_n}³ interleaved, numpy BLAS {os.environ.get('OPENBLAS_NUM_THREADS')} threads: "
               f"median {np.median(sgemm_ms):.1f} ms = {sgemm_rate:.1f} GFLOP/s (best round "
               f"{2 * args.sgemm_n**3 / min(sgemm_ms) / 1e6:.1f})\n")
