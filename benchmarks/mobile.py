@@ -311,10 +311,9 @@ def targets(rows: list[dict], sgemm_ms: list[float], n: int, accuracy: dict) -> 
 
     lines = ["targets, judged on the paired ratio (median over rounds of the ratio of two rows' times in the same "
              "round), with the ratio of the medians beside it:"]
-    for name, fp32, int8 in (*((zoo, "float32", "int8") for zoo in ZOO), (LITE, "float32", "int8"),
-                             (LITE, "float32-native", "int8-native"),
-                             *((f"{LITE}-{v}", mode, f"int8{mode[7:]}") for v in ("separable", "issue16")
-                               for mode in ("float32", "float32-native"))):
+    pairs = (("float32", "int8"), ("float32-native", "int8-native"))
+    for name, fp32, int8 in (*((zoo, "float32", "int8") for zoo in ZOO),
+                             *((lite, fp32, int8) for lite in MODELS for fp32, int8 in pairs)):
         if (name, int8) not in by:
             continue
         medians, per_round = _ratio(by[(name, fp32)], by[(name, int8)])
