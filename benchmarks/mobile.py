@@ -1,6 +1,7 @@
 """Mobile benchmark: int8 against float32 for every model the zoo ships and for the phone ("lite") model, the
 lite model against MediaPipe's selfie segmenter, float32 against the machine's sgemm peak, all in one
-round-robin loop, and where the lite model's time goes, operator by operator.
+round-robin loop, and where the time goes, operator by operator (the lite model's int8 and float32 files, the zoo's
+float32 files, with each operator type's GFLOP/s against the sgemm).
 
     python benchmarks/mobile.py                                   # 40 rounds of 200 ms per row, 2 threads
     python benchmarks/mobile.py --lite-checkpoint lite.keras --json results.json
@@ -189,7 +190,8 @@ def main(argv=None) -> int:
     parser.add_argument("--lite-checkpoint", default=None, help="a trained lite model (.keras) to time")
     parser.add_argument("--val-images", type=int, default=101,
                         help="CamVid val images for the lite files' mIoU at 256x256 (0: skip)")
-    parser.add_argument("--profile-rounds", type=int, default=30, help="per-operator profile rounds (0: skip)")
+    parser.add_argument("--profile-rounds", type=int, default=30,
+                        help="per-operator profile rounds of the lite model and the zoo's float32 files (0: skip)")
     parser.add_argument("--json", default=None, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
     if os.environ.get("OPENBLAS_NUM_THREADS") != str(args.threads):
@@ -229,12 +231,17 @@ def main(argv=None) -> int:
             from op_profile import compare_profiles, format_profile, op_profile
 
             lite = [paths[(LITE, "int8")], paths[(LITE, "float32")]]
+            zoo_float32 = [paths[(name, "float32")] for name in ZOO]
+            call, flops = sgemm(args.sgemm_n)
             load = os.getloadavg()[0]
-            profiles = op_profile(lite, args.profile_rounds, args.threads)
-            print(f"\nper-operator time of the lite model, one-operator models timed round-robin with the full "
-                  f"models ({args.profile_rounds} rounds, load average {load:.2f} -> {os.getloadavg()[0]:.2f})")
-            for path in lite:
-                print(format_profile(path, profiles[path]))
+            profiles = op_profile([*lite, *zoo_float32], args.profile_rounds, args.threads, extra={"sgemm": call})
+            rate = flops / profiles["extra"]["sgemm"] / 1e6
+            print(f"\nper-operator time of the lite model and of the zoo's float32 files, one-operator models timed "
+                  f"round-robin with the full models and a {args.sgemm_n}³ sgemm ({rate:.1f} GFLOP/s) "
+                  f"({args.profile_rounds} rounds of one call each, load average {load:.2f} -> "
+                  f"{os.getloadavg()[0]:.2f})")
+            for path in (*lite, *zoo_float32):
+                print(format_profile(path, profiles[path], sgemm_gflops=rate))
             print(compare_profiles(profiles[lite[0]], profiles[lite[1]]))
     if args.json:
         with open(args.json, "w") as f:

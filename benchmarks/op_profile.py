@@ -31,13 +31,16 @@ sys.path.insert(0, str(REPO))
 
 
 def single_op_models(path: str) -> list[dict]:
-    """``[{"index", "op", "output", "shape", "type", "inputs", "outputs", "flatbuffer"}]``: every operator of
-    the main graph as a one-operator model (bytes); ``inputs`` and ``outputs`` are its tensor indices, the same
-    in the cut model as in the full one."""
+    """``[{"index", "op", "output", "shape", "type", "flops", "inputs", "outputs", "flatbuffer"}]``: every
+    operator of the main graph as a one-operator model (bytes); ``flops``: 2 × its multiply-adds (0 for operators
+    that do none, ``kerasseg.export.profile.op_flops``); ``inputs`` and ``outputs`` are its tensor indices, the
+    same in the cut model as in the full one."""
     from ai_edge_litert import schema_py_generated as schema
 
-    from kerasseg.export.flatbuffer import op_name, packed
+    from kerasseg.export.flatbuffer import op_name, packed, tflite_op_list
+    from kerasseg.export.profile import op_flops
 
+    flops = [op_flops(op) for op in tflite_op_list(path)]
     with open(path, "rb") as f:
         model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(f.read(), 0))
     model.signatureDefs = []  # they name the full graph's inputs and outputs
@@ -62,6 +65,7 @@ def single_op_models(path: str) -> list[dict]:
             "output": (out.name or b"").decode(),
             "shape": tuple(int(d) for d in out.shape),
             "type": types[out.type],
+            "flops": flops[index],
             "inputs": list(graph.inputs),
             "outputs": list(graph.outputs),
             "flatbuffer": packed(model),
@@ -117,26 +121,33 @@ def op_profile(paths: list[str], runs: int = 30, threads: int = 2, extra: dict |
     return result
 
 
-def format_profile(path: str, profile: dict, top: int = 12) -> str:
-    """By operator type (count, total ms, share, how many XNNPACK took), then the ``top`` costliest operators."""
+def format_profile(path: str, profile: dict, top: int = 12, sgemm_gflops: float | None = None) -> str:
+    """By operator type (count, total ms, share, how many XNNPACK took, achieved GFLOP/s and, given the machine's
+    ``sgemm_gflops``, its share of that), then the ``top`` costliest operators."""
     ops = profile["ops"]
     total = sum(r["ms"] for r in ops)
     lines = [f"{os.path.basename(path)}: full model {profile['full_ms']:.2f} ms; sum of its {len(ops)} one-operator "
              f"models {total:.2f} ms"]
-    by_type = defaultdict(lambda: [0, 0.0, 0])
+    by_type = defaultdict(lambda: [0, 0.0, 0, 0])
     for r in ops:
         key = f"{r['op']} ({r['type'].lower()} out)"
         by_type[key][0] += 1
         by_type[key][1] += r["ms"]
         by_type[key][2] += r["xnnpack"]
-    lines.append(f"  {'operator':<36} {'count':>5} {'ms':>7} {'share':>6} {'XNNPACK':>8}")
-    for key, (count, ms, delegated) in sorted(by_type.items(), key=lambda kv: -kv[1][1]):
-        lines.append(f"  {key:<36} {count:>5} {ms:>7.3f} {100 * ms / total:>5.1f}% {delegated:>4}/{count:<3}")
+        by_type[key][3] += r["flops"]
+    lines.append(f"  {'operator':<36} {'count':>5} {'ms':>7} {'share':>6} {'XNNPACK':>8} {'GFLOP/s':>8}"
+                 + (" % sgemm" if sgemm_gflops else ""))
+    for key, (count, ms, delegated, flops) in sorted(by_type.items(), key=lambda kv: -kv[1][1]):
+        rate = flops / ms / 1e6
+        lines.append(f"  {key:<36} {count:>5} {ms:>7.3f} {100 * ms / total:>5.1f}% {delegated:>4}/{count:<3} "
+                     + (f"{rate:>8.1f}" + (f" {100 * rate / sgemm_gflops:>6.0f}%" if sgemm_gflops else "")
+                        if flops else f"{'-':>8}"))
     lines.append("  costliest operators:")
     for r in sorted(ops, key=lambda r: -r["ms"])[:top]:
         shape = "x".join(map(str, r["shape"]))
-        lines.append(f"  #{r['index']:<3} {r['op']:<18} {shape:<16} {r['ms']:>7.3f} ms {'' if r['xnnpack'] else 'NOT XNNPACK '}"
-                     f"{r['output'][-60:]}")
+        rate = f"{r['flops'] / r['ms'] / 1e6:>6.1f} GFLOP/s" if r["flops"] else f"{'':>14}"
+        lines.append(f"  #{r['index']:<3} {r['op']:<18} {shape:<16} {r['ms']:>7.3f} ms {rate} "
+                     f"{'' if r['xnnpack'] else 'NOT XNNPACK '}{r['output'][-50:]}")
     return "\n".join(lines)
 
 

@@ -1,6 +1,8 @@
 """benchmarks/op_profile.py: its one-operator models compute what the operator computes inside the full model."""
 
 
+from collections import defaultdict
+
 import keras
 import numpy as np
 import pytest
@@ -70,3 +72,12 @@ def test_profile_rows_and_report(op_profile, files):
     assert conv and all(row["xnnpack"] for row in conv)  # the default delegate takes float convolutions
     report = op_profile.compare_profiles(int8, profiles[files["float32"]])
     assert "input/output conversion" in report and "logits upsampling" in report
+    # 2 x multiply-adds, counted by hand: the stride-2 3x3 convolution (8x8x8 outputs of 27), the depthwise 3x3
+    # (8x8x8 of 9), the 1x1 classifier (8x8x5 of 8); every other operator none.
+    flops = defaultdict(list)
+    for row in profiles[files["float32"]]["ops"]:
+        flops[row["op"]].append(row["flops"])
+    assert flops["CONV_2D"] == [2 * 512 * 27, 2 * 320 * 8] and flops["DEPTHWISE_CONV_2D"] == [2 * 512 * 9]
+    assert not any(f for op, rows in flops.items() if op not in ("CONV_2D", "DEPTHWISE_CONV_2D") for f in rows)
+    table = op_profile.format_profile(files["float32"], profiles[files["float32"]], sgemm_gflops=100.0)
+    assert "% sgemm" in table.splitlines()[1] and "GFLOP/s" in table

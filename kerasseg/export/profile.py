@@ -21,20 +21,23 @@ from kerasseg.export.runner import tflite_interpreter
 
 def tflite_flops(path: str) -> float:
     """2 × multiply-adds of CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV and FULLY_CONNECTED ops (float-equivalent)."""
-    total = 0
-    for op in tflite_op_list(path):
-        name, inputs, outputs = op["op"], op["inputs"], op["outputs"]
-        if name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-            kernel = inputs[1]["shape"]  # conv (Cout, kh, kw, Cin); depthwise (1, kh, kw, C)
-            per_output = kernel[1] * kernel[2] * (kernel[3] if name == "CONV_2D" else 1)
-            total += 2 * int(np.prod(outputs[0]["shape"])) * per_output
-        elif name == "TRANSPOSE_CONV":
-            kernel, x = inputs[1]["shape"], inputs[2]["shape"]  # kernel (Cout, kh, kw, Cin), x (1, h, w, Cin)
-            total += 2 * int(np.prod(x)) * kernel[0] * kernel[1] * kernel[2]
-        elif name == "FULLY_CONNECTED":
-            weights = inputs[1]["shape"]  # (out, in)
-            total += 2 * int(np.prod(outputs[0]["shape"])) * weights[1]
-    return total / 1e9
+    return sum(op_flops(op) for op in tflite_op_list(path)) / 1e9
+
+
+def op_flops(op: dict) -> int:
+    """2 × multiply-adds of one operator of :func:`tflite_op_list` (0 for operators that are not counted)."""
+    name, inputs, outputs = op["op"], op["inputs"], op["outputs"]
+    if name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        kernel = inputs[1]["shape"]  # conv (Cout, kh, kw, Cin); depthwise (1, kh, kw, C)
+        per_output = kernel[1] * kernel[2] * (kernel[3] if name == "CONV_2D" else 1)
+        return 2 * int(np.prod(outputs[0]["shape"])) * per_output
+    if name == "TRANSPOSE_CONV":
+        kernel, x = inputs[1]["shape"], inputs[2]["shape"]  # kernel (Cout, kh, kw, Cin), x (1, h, w, Cin)
+        return 2 * int(np.prod(x)) * kernel[0] * kernel[1] * kernel[2]
+    if name == "FULLY_CONNECTED":
+        weights = inputs[1]["shape"]  # (out, in)
+        return 2 * int(np.prod(outputs[0]["shape"])) * weights[1]
+    return 0
 
 
 def _sample_input(detail: dict, seed: int = 0) -> np.ndarray:
