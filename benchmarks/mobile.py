@@ -77,6 +77,11 @@ MODELS = {
 }
 CLASSES = 11  # CamVid
 WINDOW_MS = 200.0  # each row of a round runs back to back this long (time_round_robin)
+# OpenBLAS' idle threads spin for 2^28 cycles (~0.1 s) after a call, on the cores the next row needs: camvid-mobile's
+# float32 call right after a 2048³ sgemm took 42.5 ms, 22.2 ms back to back. OPENBLAS_THREAD_TIMEOUT=4 stops the
+# spin but slowed the interleaved sgemm itself (161-171 GFLOP/s against 177-180), so the loop waits this long after
+# the sgemm's window instead.
+BLAS_IDLE_S = 0.15
 PEER_NAME = "mediapipe-selfie (peer)"
 
 
@@ -145,7 +150,8 @@ def time_round_robin(paths: dict, rounds: int, threads: int, sgemm_n: int, windo
     In each round every row runs back to back for at least ``window_ms`` and reports its mean time per call, the
     sgemm too: every figure is a sustained one, like the sgemm's. (Single calls read what the cores did just before:
     on the quiet machine camvid-mobile's float32 file took 26.5 ms per call back to back, 20.5 ms after a 50 ms
-    pause and 39.6 ms right after a 2048³ sgemm; ``benchmarks/mobile.md``.) ``window_ms=0``: one call per row.
+    pause and 39.6 ms right after a 2048³ sgemm, whose BLAS threads still spin: ``BLAS_IDLE_S``;
+    ``benchmarks/mobile.md``.) ``window_ms=0``: one call per row.
     """
     from kerasseg.export.tflite import tflite_interpreter
 
@@ -176,6 +182,8 @@ def time_round_robin(paths: dict, rounds: int, threads: int, sgemm_n: int, windo
                 if elapsed >= window_ms:
                     break
             times[key].append(elapsed / count)
+            if key[0] == "sgemm":
+                time.sleep(BLAS_IDLE_S)
     return times
 
 
