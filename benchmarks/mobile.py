@@ -240,16 +240,13 @@ def main(argv=None) -> int:
 
             lite = [paths[(LITE, "int8")], paths[(LITE, "float32")]]
             zoo_float32 = [paths[(name, "float32")] for name in ZOO]
-            call, flops = sgemm(args.sgemm_n)
             load = os.getloadavg()[0]
-            profiles = op_profile([*lite, *zoo_float32], args.profile_rounds, args.threads, extra={"sgemm": call})
-            rate = flops / profiles["extra"]["sgemm"] / 1e6
+            profiles = op_profile([*lite, *zoo_float32], args.profile_rounds, args.threads)
             print(f"\nper-operator time of the lite model and of the zoo's float32 files, one-operator models timed "
-                  f"round-robin with the full models and a {args.sgemm_n}³ sgemm ({rate:.1f} GFLOP/s) "
-                  f"({args.profile_rounds} rounds of one call each, load average {load:.2f} -> "
-                  f"{os.getloadavg()[0]:.2f})")
+                  f"round-robin with the full models ({args.profile_rounds} rounds of one call each, load average "
+                  f"{load:.2f} -> {os.getloadavg()[0]:.2f}); % sgemm: of the loop's {sgemm_rate:.1f} GFLOP/s")
             for path in (*lite, *zoo_float32):
-                print(format_profile(path, profiles[path], sgemm_gflops=rate))
+                print(format_profile(path, profiles[path], sgemm_gflops=sgemm_rate))
             print(compare_profiles(profiles[lite[0]], profiles[lite[1]]))
     if args.json:
         with open(args.json, "w") as f:

@@ -92,10 +92,9 @@ def _interpreter(content: bytes | None, path: str | None, threads: int):
     return interpreter
 
 
-def op_profile(paths: list[str], runs: int = 30, threads: int = 2, extra: dict | None = None) -> dict:
-    """``{path: {"full_ms", "ops": [{"index", "op", "output", "shape", "type", "xnnpack", "ms"}]}}``, every
-    one-operator model and every full model (and the zero-argument callables of ``extra``, e.g. an sgemm) timed
-    round-robin in one loop. ``extra`` times come back under ``"extra"``."""
+def op_profile(paths: list[str], runs: int = 30, threads: int = 2) -> dict:
+    """``{path: {"full_ms", "ops": [{"index", "op", "output", "shape", "type", "flops", "xnnpack", "ms"}]}}``,
+    every one-operator model and every full model timed round-robin in one loop."""
     jobs, rows = {}, {}
     for path in paths:
         jobs[(path, "full")] = _interpreter(None, path, threads).invoke
@@ -105,15 +104,13 @@ def op_profile(paths: list[str], runs: int = 30, threads: int = 2, extra: dict |
             cut["xnnpack"] = any(o["op_name"] == "DELEGATE" for o in interpreter._get_ops_details())
             jobs[(path, cut["index"])] = interpreter.invoke
             rows[path].append(cut)
-    for name, fn in (extra or {}).items():
-        jobs[("extra", name)] = fn
     times = defaultdict(list)
     for _ in range(runs):
         for key, fn in jobs.items():
             start = time.perf_counter()
             fn()
             times[key].append(1000 * (time.perf_counter() - start))
-    result = {"extra": {name: float(np.median(times[("extra", name)])) for name in (extra or {})}}
+    result = {}
     for path in paths:
         for row in rows[path]:
             row["ms"] = float(np.median(times[(path, row["index"])]))
@@ -139,9 +136,11 @@ def format_profile(path: str, profile: dict, top: int = 12, sgemm_gflops: float 
                  + (" % sgemm" if sgemm_gflops else ""))
     for key, (count, ms, delegated, flops) in sorted(by_type.items(), key=lambda kv: -kv[1][1]):
         rate = flops / ms / 1e6
+        efficiency = f"{rate:>8.1f}" if flops else f"{'-':>8}"
+        if flops and sgemm_gflops:
+            efficiency += f" {100 * rate / sgemm_gflops:>6.0f}%"
         lines.append(f"  {key:<36} {count:>5} {ms:>7.3f} {100 * ms / total:>5.1f}% {delegated:>4}/{count:<3} "
-                     + (f"{rate:>8.1f}" + (f" {100 * rate / sgemm_gflops:>6.0f}%" if sgemm_gflops else "")
-                        if flops else f"{'-':>8}"))
+                     f"{efficiency}")
     lines.append("  costliest operators:")
     for r in sorted(ops, key=lambda r: -r["ms"])[:top]:
         shape = "x".join(map(str, r["shape"]))
