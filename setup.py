@@ -45,7 +45,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["kerasseg", "kerasseg.*"]) + ["kerasseg.zoo_models"],
+    packages=find_packages(include=["kerasseg", "kerasseg.*", "kerasseg_cli"]) + ["kerasseg.zoo_models"],
     # The zoo's Keras models, labels and cards travel in the wheel (kerasseg.load works after pip install);
     # the exports are downloaded on demand (kerasseg.zoo.entry_file, SHA-256 from index.json).
     package_dir={"kerasseg.zoo_models": "saved_models"},
@@ -63,7 +63,7 @@ setup(
     ],
     extras_require=EXTRAS,
     cmdclass={"build_py": BuildPy},
-    entry_points={"console_scripts": ["kerasseg=kerasseg.cli:run"]},
+    entry_points={"console_scripts": ["kerasseg=kerasseg_cli:run"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "License :: OSI Approved :: Apache Software License",

@@ -57,8 +57,8 @@ def _option(action: argparse.Action) -> str:
 
 
 def cli_summary() -> str:
-    """One usage line per ``kerasseg`` command, built from ``kerasseg.cli.build_parser()``, wrapped to WIDTH."""
-    from kerasseg.cli import build_parser
+    """One usage line per ``kerasseg`` command, built from ``kerasseg_cli.build_parser()``, wrapped to WIDTH."""
+    from kerasseg_cli import build_parser
 
     parser = build_parser()
     (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]

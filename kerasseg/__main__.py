@@ -1,5 +1,5 @@
 import sys
 
-from kerasseg.cli import run
+from kerasseg_cli import run
 
 sys.exit(run())

@@ -8,7 +8,7 @@ Follows TensorFlow's "Multi-worker training with Keras" guide
 - the chief (task ``chief``, else ``worker`` 0) writes the run's files; the other workers must still take part
   in every save, because saving may run collective ops, so they write to a temporary folder of their own
   (:func:`worker_dir`) that is deleted afterwards;
-- a failed worker stops the job: restart every worker and ``BackupAndRestore`` resumes at the last finished
+- a failed worker stops the job: restart every worker and the run's backup resumes at the last finished
   epoch (every worker restores the chief's backup, so all start from one state).
 
 Input: each worker builds its share of every global batch itself (``distribute_datasets_from_function``), see
@@ -116,9 +116,9 @@ def multi_worker_strategy():
             "MultiWorkerMirroredStrategy must be created before any other TensorFlow op in this process: "
             "call kerasseg.training.get_strategy('multiworker') (or train) first"
         ) from None
-    from kerasseg import keras_fixes
+    from kerasseg import compat
 
-    keras_fixes.apply()
+    compat.fix_multi_worker_fit()
     _STRATEGY = strategy
     return strategy
 
@@ -127,10 +127,10 @@ def in_multi_worker_mode(strategy) -> bool:
     """Whether ``strategy`` spans several workers (a ``MultiWorkerMirroredStrategy`` with a cluster)."""
     import tensorflow as tf
 
-    return (
-        isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-        and strategy.extended._in_multi_worker_mode()
-    )
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    cluster = strategy.cluster_resolver.cluster_spec()
+    return sum(cluster.num_tasks(job) for job in cluster.jobs) > 1
 
 
 def distribute_dataset(strategy, dataset, per_worker: bool):

@@ -66,53 +66,56 @@ class BestModelCheckpoint(keras.callbacks.Callback):
 
 
 
-class ResumableBackup(keras.callbacks.BackupAndRestore):
-    """``BackupAndRestore`` that a kill at any instant leaves consistent, kept after training so a finished run can
-    be extended: weights (with the optimizer state) go to a new file per epoch, then ``training_metadata.json``,
-    renamed into place, points at them; older weight files are removed after.
+class EpochBackup(keras.callbacks.Callback):
+    """Backs up every finished epoch (the weights with the optimizer state, through ``save_weights``) so that a
+    killed run resumes where it stopped and a finished one can be extended (:func:`restore_backup`).
 
-    ``restore_dir``: where to restore from when it differs from ``backup_dir`` (a multi-worker job's non-chief
-    workers write their own backup and restore the chief's, so that all resume from one state)."""
+    A kill at any instant leaves a consistent backup: the weights go to a new file per epoch, then
+    ``training_metadata.json``, renamed into place, points at them; older weight files are removed after.
+    Keras' ``BackupAndRestore`` deletes its backup when training ends and writes in place.
+    """
 
-    def __init__(self, backup_dir, restore_dir=None):
-        super().__init__(backup_dir, delete_checkpoint=False)
-        self.restore_dir = restore_dir or backup_dir
+    def __init__(self, backup_dir):
+        super().__init__()
+        self.backup_dir = Path(backup_dir)
 
-    def on_train_begin(self, logs=None):
-        try:
-            self._load_model()
-        except Exception as err:  # noqa: BLE001 - h5py, JSON and Keras shape errors alike
-            raise ValueError(
-                f"cannot resume from {self.backup_dir}: {str(err).splitlines()[0]}; "
-                "pass --restart (restart=True) to start the run over"
-            ) from None
-
-    def _load_model(self):
-        metadata = Path(self.restore_dir) / Path(self._training_metadata_path).name
-        if not metadata.exists():
-            return
-        state = json.loads(metadata.read_text())
-        if self.model.optimizer is not None and not self.model.optimizer.built:
-            self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(os.path.join(self.restore_dir, state.get("weights", "latest.weights.h5")))
-        self.model._initial_epoch = state["epoch"]
-
-    def _save_model(self):
-        os.makedirs(self.backup_dir, exist_ok=True)
-        name = f"epoch{self._current_epoch}.weights.h5"
-        partial = os.path.join(self.backup_dir, "partial.weights.h5")
-        self.model.save_weights(partial, overwrite=True)
-        os.replace(partial, os.path.join(self.backup_dir, name))
-        state = {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": name}
-        write_text(Path(self._training_metadata_path), json.dumps(state))
-        for old in Path(self.backup_dir).glob("*.weights.h5"):
+    def on_epoch_end(self, epoch, logs=None):
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        name = f"epoch{epoch + 1}.weights.h5"
+        partial = self.backup_dir / "partial.weights.h5"
+        self.model.save_weights(str(partial), overwrite=True)
+        os.replace(partial, self.backup_dir / name)
+        write_text(self.backup_dir / BACKUP_RECORD, json.dumps({"epoch": epoch + 1, "weights": name}))
+        for old in self.backup_dir.glob("*.weights.h5"):
             if old.name != name:
                 old.unlink()
 
 
+BACKUP_RECORD = "training_metadata.json"
+
+
+def restore_backup(model: keras.Model, backup_dir) -> int:
+    """Loads the last backed-up epoch (weights and optimizer state) of ``backup_dir`` into the compiled ``model``;
+    returns the number of finished epochs it holds, 0 when there is no backup (``model`` is then unchanged)."""
+    record = Path(backup_dir) / BACKUP_RECORD
+    if not record.exists():
+        return 0
+    try:
+        state = json.loads(record.read_text())
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(str(Path(backup_dir) / state.get("weights", "latest.weights.h5")))
+        return int(state["epoch"])
+    except Exception as err:  # noqa: BLE001 - h5py, JSON and Keras shape errors alike
+        raise ValueError(
+            f"cannot resume from {backup_dir}: {str(err).splitlines()[0]}; "
+            "pass --restart (restart=True) to start the run over"
+        ) from None
+
+
 def backup_epoch(out_dir) -> int | None:
     """The number of finished epochs backed up in ``out_dir/backup``, None when there is no backup."""
-    metadata = Path(out_dir) / "backup" / "training_metadata.json"
+    metadata = Path(out_dir) / "backup" / BACKUP_RECORD
     if not metadata.exists():
         return None
     try:

@@ -20,77 +20,25 @@ from pathlib import Path
 
 import keras
 
-from kerasseg import distribute
+from kerasseg import compat, distribute
 from kerasseg.data.info import IGNORE_LABEL
 from kerasseg.evaluation import evaluate, output_classes
 from kerasseg.losses import get_loss
 from kerasseg.metrics import MeanIoU, SegmentationScores
 from kerasseg.models.contract import AUX_LOSS_WEIGHT
+from kerasseg.optimizers import OPTIMIZERS, make_optimizer, poly_learning_rate  # noqa: F401
 from kerasseg.runs import (
     BestModelCheckpoint,
-    ResumableBackup,
+    EpochBackup,
     prepare_run_dir,
+    restore_backup,
     run_config,
     save_model,
     trim_log,
     write_text,
 )
 
-OPTIMIZERS = ("sgd", "adam")
 STRATEGIES = ("auto", "one", "mirrored", "tpu", "multiworker")
-# SGD: PSPNet's base rate (Zhao et al., section 5.1); Adam: Kingma & Ba's default.
-DEFAULT_LEARNING_RATE = {"sgd": 0.01, "adam": 1e-3}
-
-
-def poly_learning_rate(learning_rate: float, decay_steps: int, power: float = 0.9):
-    """The "poly" policy ``lr * (1 - step / decay_steps) ** power``, 0 at the end.
-
-    Reference: Chen et al., "DeepLab", TPAMI 2017, section 4.1 (power 0.9), used by PSPNet and DeepLabv3.
-    """
-    return keras.optimizers.schedules.PolynomialDecay(learning_rate, int(decay_steps), 0.0, power=power)
-
-
-def make_optimizer(
-    name: str = "sgd",
-    learning_rate: float | None = None,
-    *,
-    decay_steps: int | None = None,
-    momentum: float = 0.9,
-    weight_decay: float | None = 1e-4,
-    power: float = 0.9,
-) -> keras.optimizers.Optimizer:
-    """SGD with momentum (the papers') or Adam, with the poly schedule when ``decay_steps`` is known.
-
-    ``weight_decay`` is the papers' L2 coefficient (1e-4 in PSPNet and DeepLabv3 with ResNet, 5e-4 in FCN and
-    DeepLab v1/v2 with VGG). The papers' Caffe/PyTorch SGD adds ``wd * w`` to the gradient, so the decay passes
-    through the momentum buffer and shrinks weights by ``lr * wd / (1 - momentum)`` per step at steady state;
-    Keras' ``weight_decay`` is applied outside the momentum (``w -= lr * wd * w``), so for SGD it is given
-    ``weight_decay / (1 - momentum)`` to shrink the weights as the papers did. For Adam the value is used as is:
-    decoupled decay, i.e. AdamW (Loshchilov & Hutter, ICLR 2019), since L2 inside Adam is known to be weak.
-    """
-    if name not in OPTIMIZERS:
-        raise ValueError(f"Unknown optimizer {name!r}; valid optimizers: {', '.join(OPTIMIZERS)}")
-    rate = DEFAULT_LEARNING_RATE[name] if learning_rate is None else float(learning_rate)
-    schedule = poly_learning_rate(rate, decay_steps, power) if decay_steps else rate
-    if name == "sgd":
-        decay = weight_decay / (1.0 - momentum) if weight_decay else None
-        return keras.optimizers.SGD(schedule, momentum=momentum, weight_decay=decay)
-    return keras.optimizers.Adam(schedule, weight_decay=weight_decay or None)
-
-
-def has_aux(model: keras.Model) -> bool:
-    """Whether the model returns ``{"logits", "aux"}`` (an auxiliary head for training)."""
-    return isinstance(model.output, dict)
-
-
-def aux_targets(images, masks):
-    """Dataset map function: ``(x, y) -> (x, {"logits": y, "aux": y})`` for models with an aux head."""
-    return images, {"logits": masks, "aux": masks}
-
-
-def miou_monitor(model: keras.Model) -> str:
-    """The history key of the validation mIoU that ``compile_model`` adds."""
-    return "val_logits_miou" if has_aux(model) else "val_miou"
 
 
 def compile_model(
@@ -115,10 +63,12 @@ def compile_model(
     SGD, momentum 0.9, poly learning rate (power 0.9) over ``epochs * steps_per_epoch`` steps (constant when
     either is unknown), weight decay 1e-4 (see :func:`make_optimizer`), the segmentation loss ``loss``
     ("ce", optionally class-weighted, "dice" or "lovasz", all ignoring ``ignore_label``) and the dataset-wide
-    :class:`kerasseg.metrics.MeanIoU` ("miou"). A model with an ``aux`` output gets the same loss on it with
-    weight ``aux_weight`` (0.4, PSPNet); kerasseg's models train it from the one mask ``y`` (other models with
-    dict outputs need ``{"logits": y, "aux": y}``: see :func:`aux_targets`). Under a ``mixed_float16`` policy Keras wraps the optimizer in loss scaling itself.
+    :class:`kerasseg.metrics.MeanIoU` ("miou"). A model with an auxiliary head (a
+    :class:`kerasseg.models.SegmentationModel`) trains it with the same loss, weighted ``aux_weight`` (0.4,
+    PSPNet). Under a ``mixed_float16`` policy Keras wraps the optimizer in loss scaling itself.
     """
+    from kerasseg.models.contract import SegmentationModel
+
     classes = classes or output_classes(model)
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         decay_steps = epochs * steps_per_epoch if epochs and steps_per_epoch else None
@@ -131,14 +81,19 @@ def compile_model(
             power=power,
         )
     weights = None if class_weights is None else [float(w) for w in class_weights]
-    if has_aux(model):
-        losses = {name: get_loss(loss, weights, ignore_label) for name in ("logits", "aux")}
-        compile_kwargs.setdefault("loss_weights", {"logits": 1.0, "aux": float(aux_weight)})
-        metrics = {"logits": [MeanIoU(classes, ignore_label)]}
-    else:
-        losses = get_loss(loss, weights, ignore_label)
-        metrics = [MeanIoU(classes, ignore_label)]
-    model.compile(optimizer=optimizer, loss=losses, metrics=metrics, **compile_kwargs)
+    if isinstance(model.output, dict) and not isinstance(model, SegmentationModel):
+        raise ValueError(
+            f"model {model.name!r} has the outputs {sorted(model.output)}: kerasseg trains a model with one logits "
+            "output, or a kerasseg.models.SegmentationModel whose second output 'aux' is an auxiliary head"
+        )
+    if isinstance(model, SegmentationModel):
+        compile_kwargs["aux_weight"] = aux_weight
+    model.compile(
+        optimizer=optimizer,
+        loss=get_loss(loss, weights, ignore_label),
+        metrics=[MeanIoU(classes, ignore_label)],
+        **compile_kwargs,
+    )
     return model
 
 
@@ -201,8 +156,7 @@ def training_callbacks(out_dir, monitor: str | None, *, resume: bool, tensorboar
         print("TensorBoard is not installed (pip install tensorboard): no tensorboard/ logs for this run")
     elif tensorboard and chief:
         callbacks.append(keras.callbacks.TensorBoard(str(out / "tensorboard")))
-    restore = None if chief else str(out / "backup")  # every worker resumes from the chief's state
-    return callbacks + [ResumableBackup(str(mine / "backup"), restore_dir=restore)]
+    return callbacks + [EpochBackup(mine / "backup")]
 
 
 @dataclass
@@ -465,8 +419,8 @@ def train(
         train_ds = train_ds.repeat()
     resume = done > 0 or (out / "log.csv").exists()
 
-    deterministic = _seed_everything(seed)
-    try:
+    keras.utils.set_random_seed(seed)  # again: the weights of a model built here start from the seed too
+    with compat.op_determinism():
         policy = keras.config.dtype_policy()
         if mixed_precision:
             keras.config.set_dtype_policy("mixed_float16")
@@ -492,17 +446,16 @@ def train(
                     class_weights=class_weights,
                     loss=loss,
                 )
+                if done:  # every worker resumes from the chief's backup, so that all start from one state
+                    restore_backup(model, out / "backup")
         finally:
             keras.config.set_dtype_policy(policy)
 
         fit_train, fit_val = train_ds, val_ds
-        if has_aux(model):
-            fit_train = train_ds.map(aux_targets)
-            fit_val = val_ds.map(aux_targets) if val_ds is not None else None
         if chief:
             trim_log(out / "log.csv", done)
         cbs = training_callbacks(
-            out, miou_monitor(model) if val_ds is not None else None, resume=resume, tensorboard=tensorboard
+            out, "val_miou" if val_ds is not None else None, resume=resume, tensorboard=tensorboard
         )
         if chief and not (out / "run.json").exists():
             write_text(out / "run.json", json.dumps({"config": config, "epochs": epochs}, indent=1))
@@ -518,6 +471,7 @@ def train(
                 fit_train,
                 validation_data=fit_val,
                 epochs=epochs,
+                initial_epoch=done,
                 steps_per_epoch=steps_per_epoch,
                 callbacks=[*cbs[:-1], *callbacks, cbs[-1]],
                 verbose=verbose,
@@ -545,18 +499,4 @@ def train(
         if verbose:
             print(result.summary())
         return result
-    finally:
-        deterministic()
 
-
-def _seed_everything(seed: int):
-    """Seeds Python, NumPy and TensorFlow and makes TensorFlow ops (tf.data included) deterministic; returns the
-    function that puts op determinism back as it was, so no global setting outlives the run."""
-    import tensorflow as tf
-    from tensorflow.python.framework import config  # disable/is_op_determinism_enabled are not public
-
-    keras.utils.set_random_seed(seed)
-    if config.is_op_determinism_enabled():
-        return lambda: None
-    tf.config.experimental.enable_op_determinism()
-    return config.disable_op_determinism

@@ -41,10 +41,10 @@ def check_model(name: str, tmp_path, classes: int = 3) -> None:
     model = build_small(name, classes, shape)
     x = structured_images(2, shape[:2])
 
-    # Output contract: one tensor named "logits" (or a dict with it), float32, at input resolution.
+    # Output contract: one array, the "logits" layer's, float32, at input resolution (an aux head only trains).
     logits_layer = model.get_layer("logits")
-    out = model.predict(x, verbose=0)
-    logits = out["logits"] if isinstance(out, dict) else out
+    logits = model.predict(x, verbose=0)
+    assert isinstance(logits, np.ndarray) and not isinstance(model(x[:1]), dict)
     assert logits.shape == (2, *shape[:2], classes), (name, logits.shape)
     assert logits.dtype == np.float32
     assert logits_layer.output.shape[-1] == classes
@@ -55,20 +55,14 @@ def check_model(name: str, tmp_path, classes: int = 3) -> None:
     path = tmp_path / f"{name}.keras"
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
-    out2 = loaded.predict(x, verbose=0)
-    logits2 = out2["logits"] if isinstance(out2, dict) else out2
-    np.testing.assert_allclose(logits2, logits, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), logits, rtol=1e-5, atol=1e-5)
 
     # One training step with the ignore label.
     y = np.random.default_rng(0).integers(0, classes, (2, *shape[:2]))
     y[:, :2] = 255
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=255)
-    if isinstance(out, dict):
-        model.compile("sgd", loss={"logits": loss, "aux": loss}, loss_weights={"logits": 1.0, "aux": 0.4})
-        history = model.fit(x, {"logits": y, "aux": y}, epochs=1, verbose=0)
-    else:
-        model.compile("sgd", loss=loss)
-        history = model.fit(x, y, epochs=1, verbose=0)
+    model.compile("sgd", loss=loss)
+    history = model.fit(x, y, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
 
     # Builtin-only TFLite at the small fixed size, matching Keras.
@@ -86,7 +80,6 @@ def check_model(name: str, tmp_path, classes: int = 3) -> None:
         dyn = build_small(name, classes, (None, None, 3))
         odd = structured_images(2, (shape[0] + 6, shape[1] - 5))
         out = dyn.predict(odd, verbose=0)
-        out = out["logits"] if isinstance(out, dict) else out
         assert out.shape == (2, *odd.shape[1:3], classes)
         # A traced training step at a size known only at run time (one mask, also for an aux head).
         dyn.compile("sgd", loss=loss)

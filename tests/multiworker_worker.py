@@ -17,8 +17,10 @@ import threading
 
 import keras
 
-from kerasseg import cli, distribute
+import kerasseg_cli as cli
+from kerasseg import distribute
 from kerasseg.data import pipelines
+from kerasseg.facts import PAPERS
 from kerasseg.models import registry
 
 
@@ -54,7 +56,8 @@ def dump():
 
 
 if __name__ == "__main__":
-    registry.register("tiny_mw", paper="test", year=2024)(tiny)
+    PAPERS["tiny_mw"] = {"reference": "test", "year": 2024, "backbones": ()}
+    registry.register("tiny_mw")(tiny)
     pipelines.Augmenter.__call__ = recording_augment
     atexit.register(dump)
     sys.exit(cli.main(sys.argv[1:]))

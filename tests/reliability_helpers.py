@@ -86,11 +86,15 @@ def _patch(point: str) -> None:
     from kerasseg import training
 
     if point == "mid-epoch":
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_now = epoch
+
         def on_batch(self, batch, logs=None):
-            if self._current_epoch == 1 and batch == 1:
+            if self.epoch_now == 1 and batch == 1:
                 _die()
 
-        training.ResumableBackup.on_train_batch_end = on_batch
+        training.EpochBackup.on_epoch_begin = on_epoch_begin
+        training.EpochBackup.on_train_batch_end = on_batch
     elif point == "after-log-row":  # CSV row of epoch 1 written, its backup not yet
         original = keras.callbacks.CSVLogger.on_epoch_end
 
@@ -101,15 +105,15 @@ def _patch(point: str) -> None:
 
         keras.callbacks.CSVLogger.on_epoch_end = on_epoch_end
     elif point == "backup-write":  # the weights of epoch 2 written under their temporary name, not renamed
-        original = training.ResumableBackup._save_model
+        original = training.EpochBackup.on_epoch_end
 
-        def save(self):
-            if self._current_epoch == 2:
+        def save(self, epoch, logs=None):
+            if epoch == 1:
                 self.model.save_weights(os.path.join(self.backup_dir, "partial.weights.h5"))
                 _die()
-            original(self)
+            original(self, epoch, logs)
 
-        training.ResumableBackup._save_model = save
+        training.EpochBackup.on_epoch_end = save
     elif point == "best-write":  # best.keras of epoch 1 written under its temporary name, not renamed
         original = training.BestModelCheckpoint.on_epoch_end
 
@@ -148,6 +152,6 @@ def _patch(point: str) -> None:
 if __name__ == "__main__":
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     _patch(sys.argv[1])
-    from kerasseg import cli
+    import kerasseg_cli as cli
 
     sys.exit(cli.main(sys.argv[2:]))

@@ -6,9 +6,9 @@ import keras
 import numpy as np
 from PIL import Image
 
-from kerasseg.cli import main
 from kerasseg.data.synthetic import CLASS_NAMES, IGNORE_LABEL, make_shapes
 from kerasseg.export import read_labels
+from kerasseg_cli import main
 
 
 def test_synthetic_set_has_four_classes_and_an_ignore_border():

@@ -4,7 +4,7 @@ parts (the README's CLI summary and notebook table, every repository link) are w
 Commands are taken from the ```` ```bash ```` blocks of README.md, tflite/android/README.md, docs/*.md and the
 notebooks' markdown, and from the notebooks' ``!kerasseg`` lines (their ``{VARIABLE}`` parts become ``1``: those
 lines run inside the notebooks themselves, under tests/test_notebooks.py). Each ``kerasseg`` command is parsed by
-``kerasseg.cli.build_parser()``; an unknown flag or a missing required one fails.
+``kerasseg_cli.build_parser()``; an unknown flag or a missing required one fails.
 
 The cheap ones then run, in order, in a folder laid out as the docs assume: ``data/camvid`` written by the README's
 own download command (from ``../shared/data/camvid`` through ``KERASSEG_CAMVID_URL``), and ``model.keras``,
@@ -100,7 +100,7 @@ def test_commands_are_found_where_the_issue_saw_them():
 
 
 def test_every_kerasseg_command_shown_parses_with_the_real_parser():
-    from kerasseg.cli import build_parser
+    from kerasseg_cli import build_parser
 
     parser = build_parser()
     for where, command in shown_commands():
@@ -110,7 +110,7 @@ def test_every_kerasseg_command_shown_parses_with_the_real_parser():
         try:
             args = parser.parse_args(argv)
         except SystemExit:
-            pytest.fail(f"{where}: `{command}` does not parse with kerasseg.cli.build_parser() (message above)")
+            pytest.fail(f"{where}: `{command}` does not parse with kerasseg_cli.build_parser() (message above)")
         assert args.command in RUN + PARSE_ONLY, f"{where}: `{command}`: add {args.command!r} to RUN or PARSE_ONLY"
 
 
@@ -125,7 +125,7 @@ def test_every_other_command_shown_is_accounted_for():
 
 def test_the_parser_refuses_a_flag_it_does_not_have():
     # The parse check above can fail: a flag the CLI lacks (as README once showed) stops argparse.
-    from kerasseg.cli import build_parser
+    from kerasseg_cli import build_parser
 
     with pytest.raises(SystemExit):
         build_parser().parse_args(["export", "model.keras", "--out", "m.tflite", "--calibrate", "camvid"])
@@ -152,7 +152,7 @@ def _camvid_mirror(camvid: Path, mirror: Path) -> Path:
 
 def test_the_cheap_commands_run_as_shown(tmp_path, monkeypatch, capsys):
     from kerasseg import zoo
-    from kerasseg.cli import main
+    from kerasseg_cli import main
 
     camvid = SHARED / "data" / "camvid"
     if not camvid.is_dir():
@@ -195,7 +195,7 @@ def test_generated_parts_are_up_to_date():
 
 def test_cli_summary_names_every_flag_of_the_parser():
     # Independent of sync.py's formatting: each option string argparse knows appears in the README.
-    from kerasseg.cli import build_parser
+    from kerasseg_cli import build_parser
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     parser = build_parser()

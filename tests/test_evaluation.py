@@ -18,12 +18,14 @@ from kerasseg.evaluation import (
     predict_probabilities,
     window_starts,
 )
+from kerasseg.models import SegmentationModel
 
 IGNORE = 255
 
 
 def _conv_model(kernel, input_shape=(None, None, 3), dict_output=False):
-    """A single convolution with the given (kh, kw, 3, classes) kernel, bias 0."""
+    """A single convolution with the given (kh, kw, 3, classes) kernel, bias 0; ``dict_output``: with an
+    auxiliary head, as a SegmentationModel."""
     inputs = keras.Input(input_shape)
     conv = keras.layers.Conv2D(kernel.shape[-1], kernel.shape[:2], padding="same", name="conv")
     logits = keras.layers.Activation("linear", name="logits")(conv(inputs))
@@ -32,7 +34,7 @@ def _conv_model(kernel, input_shape=(None, None, 3), dict_output=False):
         if dict_output
         else logits
     )
-    model = keras.Model(inputs, outputs)
+    model = SegmentationModel(inputs, outputs) if dict_output else keras.Model(inputs, outputs)
     conv.set_weights([kernel.astype(np.float32), np.zeros(kernel.shape[-1], np.float32)])
     return model
 
@@ -118,7 +120,7 @@ def _numpy_miou(labels, pred, classes):
     return np.mean(ious)
 
 
-def test_evaluate_accumulates_over_a_dataset_and_takes_the_logits_of_dict_models():
+def test_evaluate_accumulates_over_a_dataset_and_scores_the_logits_of_a_model_with_an_aux_head():
     rng = np.random.default_rng(4)
     images = rng.uniform(0, 255, (5, 12, 16, 3)).astype(np.float32)
     pred = images.argmax(-1)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import reliability_helpers as rh
 
-from kerasseg import cli
+import kerasseg_cli as cli
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--option", "base_filters=4", "--option", "depth=2"]

@@ -20,11 +20,14 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from kerasseg import cli, training
+import kerasseg_cli as cli
+from kerasseg import training
 from kerasseg.evaluation import evaluate
+from kerasseg.facts import PAPERS
 from kerasseg.losses import SegmentationCrossEntropy
 from kerasseg.metrics import MeanIoU
 from kerasseg.models import get_model, model_info, registry
+from kerasseg.models.contract import SegmentationModel
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = 3
@@ -40,15 +43,17 @@ def tiny_net(classes=CLASSES, input_shape=(None, None, 3), aux=False, weights=No
         x = keras.layers.Conv2D(classes, 1, name=f"{name}_classifier")(h)
         return keras.layers.Activation("linear", dtype="float32", name=name)(x)
 
-    outputs = {"logits": head("logits"), "aux": head("aux")} if aux else head("logits")
-    return keras.Model(inputs, outputs, name="tiny")
+    if aux:
+        return SegmentationModel(inputs, {"logits": head("logits"), "aux": head("aux")}, name="tiny")
+    return keras.Model(inputs, head("logits"), name="tiny")
 
 
 @pytest.fixture
 def tiny_registered():
     """Registers ``tiny`` (with an aux option) for the duration of a test, as an architecture file would."""
-    with mock.patch.dict(registry._REGISTRY):
-        registry.register("tiny", paper="test", year=2024)(tiny_net)
+    facts = {"tiny": {"reference": "test", "year": 2024, "backbones": ()}}
+    with mock.patch.dict(registry._REGISTRY), mock.patch.dict(PAPERS, facts):
+        registry.register("tiny")(tiny_net)
         yield "tiny"
 
 
@@ -110,31 +115,34 @@ def test_aux_head_loss_is_weighted_0_4_and_fit_runs():
     keras.utils.set_random_seed(0)
     model = training.compile_model(tiny_net(aux=True), weight_decay=None)
     images, labels = colour_data(4)
-    out = model.predict(images, verbose=0)
-    expected = _numpy_ce(out["logits"], labels) + 0.4 * _numpy_ce(out["aux"], labels)
-    logs = model.evaluate(images, {"logits": labels, "aux": labels}, verbose=0, return_dict=True)
-    assert logs["loss"] == pytest.approx(expected, rel=1e-4)
-    assert training.miou_monitor(model) == "val_logits_miou"
-    history = model.fit(
-        batched(images, labels).map(training.aux_targets),
-        validation_data=batched(images, labels).map(training.aux_targets),
-        epochs=1,
-        verbose=0,
-    )
-    assert "val_logits_miou" in history.history
+    out = model(images, training=True)
+    expected = _numpy_ce(np.asarray(out["logits"]), labels) + 0.4 * _numpy_ce(np.asarray(out["aux"]), labels)
+    assert float(model.compute_loss(images, labels, out)) == pytest.approx(expected, rel=1e-4)
+    logs = model.evaluate(images, labels, verbose=0, return_dict=True)  # inference: the logits' loss alone
+    assert logs["loss"] == pytest.approx(_numpy_ce(model.predict(images, verbose=0), labels), rel=1e-4)
+    history = model.fit(batched(images, labels), validation_data=batched(images, labels), epochs=1, verbose=0)
+    assert "val_miou" in history.history
+
+
+def test_a_plain_model_with_dict_outputs_is_refused_by_name():
+    inputs = keras.Input((None, None, 3))
+    logits = keras.layers.Conv2D(3, 1, name="logits")(inputs)
+    plain = keras.Model(inputs, {"logits": logits, "aux": keras.layers.Conv2D(3, 1, name="aux")(inputs)}, name="two")
+    with pytest.raises(ValueError, match=r"model 'two' has the outputs \['aux', 'logits'\].*SegmentationModel"):
+        training.compile_model(plain)
 
 
 def test_pspnet_fits_after_compile_model_and_after_a_plain_compile():
     # The registry's small PSPNet (same architecture, reduced widths) with its aux head.
     keras.utils.set_random_seed(0)
     model = get_model("pspnet", classes=CLASSES, weights=None, **model_info("pspnet").small)
-    assert training.has_aux(model)
+    assert isinstance(model(colour_data(1, size=32)[0], training=True), dict)  # with its aux head
     images, labels = colour_data(4, size=32)
-    targets = {"logits": labels, "aux": labels}
+    targets = labels
     # Eager steps: tracing a MobileNetV2 training step costs ~15 s of CPU (graph mode is tested on tiny_net).
     training.compile_model(model, epochs=1, steps_per_epoch=2, run_eagerly=True)
     logs = model.fit(images, targets, batch_size=2, epochs=1, verbose=0).history
-    assert np.isfinite(logs["loss"][0]) and "logits_miou" in logs
+    assert np.isfinite(logs["loss"][0]) and "miou" in logs
     model.compile(optimizer="adam", loss=SegmentationCrossEntropy(), run_eagerly=True)
     assert np.isfinite(model.fit(images, targets, batch_size=2, epochs=1, verbose=0).history["loss"][0])
     # Test-time inference at several sizes (multi-scale, then another image size) goes through the model's
@@ -197,7 +205,7 @@ def test_train_by_name_with_mixed_precision_writes_the_run(tiny_registered, tmp_
     assert (tmp_path / "best.keras").exists() and (tmp_path / "last.keras").exists()
     assert json.loads((tmp_path / "backup" / "training_metadata.json").read_text())["epoch"] == 2  # kept
     best = json.loads((tmp_path / "best.json").read_text())
-    logged = [float(row["val_logits_miou"]) for row in csv.DictReader((tmp_path / "log.csv").open())]
+    logged = [float(row["val_miou"]) for row in csv.DictReader((tmp_path / "log.csv").open())]
     assert best["epoch"] == int(np.argmax(logged)) + 1
     # The final scores are those of best.keras on the validation data, recomputed by evaluate().
     assert result.scores.miou == pytest.approx(max(logged), abs=1e-6)

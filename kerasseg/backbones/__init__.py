@@ -15,14 +15,12 @@ from __future__ import annotations
 import os
 
 from kerasseg.backbones._common import FEATURE_KEYS, OUTPUT_STRIDES, check_output_stride
-from kerasseg.backbones._weights import KERAS_APPLICATIONS_URL, file_digest, weights_cache_dir
-from kerasseg.backbones.mobilenet import MOBILENET_BACKBONES, mobilenetv2
-from kerasseg.backbones.resnet import RESNET_BACKBONES, resnet50, resnet101
-from kerasseg.backbones.vgg import VGG_BACKBONES, vgg16
-from kerasseg.backbones.xception import XCEPTION_BACKBONES, xception
-
-# name → facts: keras.applications constructor, preprocessing mode, weight file, published no-top parameters.
-BACKBONES = {**VGG_BACKBONES, **RESNET_BACKBONES, **MOBILENET_BACKBONES, **XCEPTION_BACKBONES}
+from kerasseg.backbones._weights import file_digest
+from kerasseg.backbones.mobilenet import mobilenetv2
+from kerasseg.backbones.resnet import resnet50, resnet101
+from kerasseg.backbones.vgg import vgg16
+from kerasseg.backbones.xception import xception
+from kerasseg.facts import BACKBONES, imagenet_files, weights_cache_dir
 
 _BUILDERS = {
     "vgg16": vgg16,
@@ -57,29 +55,23 @@ def build_backbone(name: str, inputs, *, weights=None, output_stride: int = 32, 
     return _BUILDERS[name](inputs, weights=weights, output_stride=output_stride, **options)
 
 
-def imagenet_weight_files() -> list[dict]:
+def imagenet_weight_files(verify: bool = True) -> list[dict]:
     """Every Keras ImageNet file that ``weights="imagenet"`` can load, and whether this machine has it.
 
-    Each row: ``backbone``, ``alpha`` (MobileNetV2 width, else None), ``file``, ``url``, ``hash`` (the published
-    MD5 or SHA-256, None where Keras publishes none), ``path`` (in :func:`weights_cache_dir`) and ``status``:
-    "ok" (present, hash matches), "present" (no hash to check), "corrupt" (hash differs) or "missing".
+    The rows of :func:`kerasseg.facts.imagenet_files`, with ``path`` (in :func:`weights_cache_dir`) and
+    ``status``: "missing", "present" (not checked: ``verify=False``, or no published hash), "ok" (the hash
+    matches) or "corrupt" (it does not).
     """
     rows = []
-    for name, meta in BACKBONES.items():
-        alphas = meta.get("imagenet_alphas", (None,))
-        for alpha in alphas:
-            file = meta["weights_file"].format(alpha=alpha) if alpha else meta["weights_file"]
-            known = meta["weights_hash"]
-            file_hash = known.get(alpha) if isinstance(known, dict) else known
-            path = os.path.join(weights_cache_dir(), file)
-            if not os.path.isfile(path):
-                status = "missing"
-            elif file_hash is None:
-                status = "present"
-            else:
-                status = "ok" if file_digest(path, file_hash) == file_hash else "corrupt"
-            url = KERAS_APPLICATIONS_URL + meta["weights_url_dir"] + file
-            rows.append(dict(backbone=name, alpha=alpha, file=file, url=url, hash=file_hash, path=path, status=status))
+    for row in imagenet_files():
+        path = os.path.join(weights_cache_dir(), row["file"])
+        if not os.path.isfile(path):
+            status = "missing"
+        elif not verify or row["hash"] is None:
+            status = "present"
+        else:
+            status = "ok" if file_digest(path, row["hash"]) == row["hash"] else "corrupt"
+        rows.append({**row, "path": path, "status": status})
     return rows
 
 

@@ -15,12 +15,7 @@ from collections.abc import Callable
 import h5py
 import keras
 
-KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
-
-
-def weights_cache_dir() -> str:
-    """Where ``weights="imagenet"`` looks for Keras' files: ``$KERAS_HOME/models``, else ``~/.keras/models``."""
-    return os.path.join(os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras"), "models")
+from kerasseg.facts import KERAS_APPLICATIONS_URL, weights_cache_dir
 
 
 def file_digest(path: str, like: str) -> str:

@@ -11,35 +11,8 @@ from keras import layers
 
 from kerasseg.backbones._common import atrous_rate, check_output_stride, stage_stride
 from kerasseg.backbones._weights import load_backbone_weights
+from kerasseg.facts import BACKBONES
 from kerasseg.layers import BackbonePreprocessing
-
-MOBILENET_BACKBONES = {
-    "mobilenetv2": {
-        "application": "MobileNetV2",
-        "preprocessing": "tf",
-        "weights_file": "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_224_no_top.h5",
-        "weights_url_dir": "mobilenet_v2/",
-        "imagenet_alphas": (0.35, 0.5, 0.75, 1.0, 1.3, 1.4),
-        # SHA-256 of the files keras.applications downloads (as copied to ../shared/weights); Keras publishes
-        # no hash for MobileNetV2, so the other widths are not checked.
-        "weights_hash": {
-            0.35: "df1c3db1d0d9193719c4c70f707c56f7021f999f825bdc57454c275cf6def19f",
-            0.5: "279052de2cfa801003aa6cc25cc4d007d35dd0b76f06935268c79788b7642d05",
-        },
-        "params_no_top": 2_257_984,  # α = 1.0 with the last 1×1 convolution (include_last_conv=True)
-        "features": {
-            "stride2": "expanded_conv_project_BN",
-            "stride4": "block_2_add",
-            "stride8": "block_5_add",
-            "stride16": "block_12_add",
-            "stride32": "block_16_project_BN (out_relu with include_last_conv=True)",
-        },
-        # Where cell j of a stride-s map sits (kerasseg.layers.ResizeLike): on pixel s·j + s − 1, as the stride-2
-        # layers' "same" padding (Conv1) and correct_pad (blocks) pad even sizes at the bottom/right only.
-        "feature_grid": "bottom_right",
-        "paper": "Sandler et al., MobileNetV2: Inverted Residuals and Linear Bottlenecks, CVPR 2018",
-    },
-}
 
 # (expansion t, output channels c, stride s) of each inverted residual block, the paper's Table 2.
 _BLOCKS = (
@@ -113,7 +86,7 @@ def mobilenetv2(
     ``"stride32"`` has size H/16, at 8 ``"stride16"`` and ``"stride32"`` have size H/8 (keys keep the nominal
     stride). Weights: ``None``, ``"imagenet"`` (Keras' file, α in 0.35, 0.5, 0.75, 1.0, 1.3, 1.4) or a path.
     """
-    meta = MOBILENET_BACKBONES["mobilenetv2"]
+    meta = BACKBONES["mobilenetv2"]
     output_stride = check_output_stride("mobilenetv2", output_stride)
     if not alpha > 0:
         raise ValueError(f"mobilenetv2: alpha (width multiplier) must be positive, got {alpha!r}")

@@ -11,46 +11,8 @@ from keras import layers
 
 from kerasseg.backbones._common import atrous_rate, check_output_stride, stage_stride
 from kerasseg.backbones._weights import load_backbone_weights
+from kerasseg.facts import BACKBONES
 from kerasseg.layers import BackbonePreprocessing
-
-RESNET_BACKBONES = {
-    "resnet50": {
-        "application": "ResNet50",
-        "preprocessing": "caffe",
-        "blocks": (3, 4, 6, 3),
-        "weights_file": "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        "weights_url_dir": "resnet/",
-        "weights_hash": "4d473c1dd8becc155b73f8504c6f6626",  # MD5, keras.applications.resnet.WEIGHTS_HASHES
-        "params_no_top": 23_587_712,  # keras.applications documentation
-        "features": {
-            "stride2": "conv1_relu",
-            "stride4": "conv2_block3_out",
-            "stride8": "conv3_block4_out",
-            "stride16": "conv4_block6_out",
-            "stride32": "conv5_block3_out",
-        },
-        "feature_grid": "top_left",  # cell j of a stride-s map on pixel s·j (7×7 padded by 3, 3×3 pool by 1)
-        "paper": "He et al., Deep Residual Learning for Image Recognition, CVPR 2016",
-    },
-    "resnet101": {
-        "application": "ResNet101",
-        "preprocessing": "caffe",
-        "blocks": (3, 4, 23, 3),
-        "weights_file": "resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        "weights_url_dir": "resnet/",
-        "weights_hash": "88cf7a10940856eca736dc7b7e228a21",  # MD5, keras.applications.resnet.WEIGHTS_HASHES
-        "params_no_top": 42_658_176,
-        "features": {
-            "stride2": "conv1_relu",
-            "stride4": "conv2_block3_out",
-            "stride8": "conv3_block4_out",
-            "stride16": "conv4_block23_out",
-            "stride32": "conv5_block3_out",
-        },
-        "feature_grid": "top_left",  # cell j of a stride-s map on pixel s·j (7×7 padded by 3, 3×3 pool by 1)
-        "paper": "He et al., Deep Residual Learning for Image Recognition, CVPR 2016",
-    },
-}
 
 _BN_EPSILON = 1.001e-5  # keras.applications' value, which its ImageNet statistics were converted with
 
@@ -105,7 +67,7 @@ def resnet_v1(name: str, inputs, *, weights=None, output_stride: int = 32, multi
     ``multi_grid`` (e.g. ``(1, 2, 4)``, DeepLabv3) multiplies the rates of conv5's three blocks.
     Weights: ``None``, ``"imagenet"`` (Keras' file) or a path to a file that ``keras.applications`` loads.
     """
-    meta = RESNET_BACKBONES[name]
+    meta = BACKBONES[name]
     output_stride = check_output_stride(name, output_stride)
     if multi_grid is not None and len(tuple(multi_grid)) != meta["blocks"][-1]:
         raise ValueError(f"{name}: multi_grid needs 3 unit rates (one per conv5 block), got {multi_grid!r}")

@@ -12,27 +12,8 @@ from keras import layers
 
 from kerasseg.backbones._common import atrous_rate, check_output_stride
 from kerasseg.backbones._weights import load_backbone_weights
+from kerasseg.facts import BACKBONES
 from kerasseg.layers import BackbonePreprocessing
-
-VGG_BACKBONES = {
-    "vgg16": {
-        "application": "VGG16",
-        "preprocessing": "caffe",
-        "weights_file": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        "weights_url_dir": "vgg16/",
-        "weights_hash": "6d6bbae143d832006294945121d1f1fc",  # MD5, as keras.applications.VGG16 checks it
-        "params_no_top": 14_714_688,  # keras.applications documentation
-        "features": {
-            "stride1": "block1_conv2",
-            "stride2": "block1_pool",
-            "stride4": "block2_pool",
-            "stride8": "block3_pool",
-            "stride16": "block4_pool (block4_conv3 when removed)",
-            "stride32": "block5_pool (block5_conv3 when removed)",
-        },
-        "paper": "Simonyan & Zisserman, Very Deep Convolutional Networks for Large-Scale Image Recognition, ICLR 2015",
-    },
-}
 
 DILATED_POOLING = ("stride1", "remove")
 _WIDTHS = (64, 128, 256, 512, 512)
@@ -55,7 +36,7 @@ def vgg16(inputs, *, weights=None, output_stride: int = 32, dilated_pooling: str
     Keys keep their nominal stride; at output stride 8 ``"stride16"`` and ``"stride32"`` have size H/8.
     Weights: ``None``, ``"imagenet"`` (Keras' file) or a path to a file that ``keras.applications`` loads.
     """
-    meta = VGG_BACKBONES["vgg16"]
+    meta = BACKBONES["vgg16"]
     output_stride = check_output_stride("vgg16", output_stride)
     if dilated_pooling not in DILATED_POOLING:
         raise ValueError(

@@ -20,29 +20,8 @@ from keras import layers
 
 from kerasseg.backbones._common import atrous_rate, check_output_stride, stage_stride
 from kerasseg.backbones._weights import load_backbone_weights
+from kerasseg.facts import BACKBONES
 from kerasseg.layers import BackbonePreprocessing
-
-XCEPTION_BACKBONES = {
-    "xception": {
-        "application": "Xception",
-        "preprocessing": "tf",
-        "weights_file": "xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        "weights_url_dir": "xception/",
-        "weights_hash": "b0042744bf5b25fce3cb969f33bebb97",  # MD5, as keras.applications.Xception checks it
-        "params_no_top": 20_861_480,  # keras.applications documentation
-        "keras_min_size": 71,  # keras.applications.Xception's own check; the backbone runs on smaller inputs
-        "features": {
-            "stride2": "block1_conv2_act",
-            "stride4": "block2_add",
-            "stride8": "block3_add",
-            "stride16": "block12_add",
-            "stride32": "block14_sepconv2_act",
-        },
-        # Where cell j of a stride-s map sits (kerasseg.layers.ResizeLike): on pixel s·j (module docstring).
-        "feature_grid": "top_left",
-        "paper": "Chollet, Xception: Deep Learning with Depthwise Separable Convolutions, CVPR 2017",
-    },
-}
 
 
 def _separable(x, filters: int, dilation: int, name: str, *, relu: str):
@@ -95,7 +74,7 @@ def xception(inputs, *, weights=None, output_stride: int = 32) -> dict:
     ``block{n}_add`` here.
     Weights: ``None``, ``"imagenet"`` (Keras' file) or a path to a file that ``keras.applications`` loads.
     """
-    meta = XCEPTION_BACKBONES["xception"]
+    meta = BACKBONES["xception"]
     output_stride = check_output_stride("xception", output_stride)
     x = BackbonePreprocessing(meta["preprocessing"], name="preprocessing")(inputs)
     x = layers.ZeroPadding2D(((3, 4), (3, 4)), name="block1_pad")(x)

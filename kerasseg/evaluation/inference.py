@@ -42,14 +42,12 @@ def load_model(path, compile: bool = True) -> keras.Model:
 
 def model_logits(model: ModelLike, images: np.ndarray) -> np.ndarray:
     """Logits (batch, H, W, classes) of a Keras model, or of any callable ``images -> logits`` (e.g. a LiteRT
-    runner); the ``"logits"`` entry is taken from models that return ``{"logits", "aux"}``.
+    runner).
 
     Keras models run eagerly rather than through ``predict_on_batch``: test-time inputs change size (scales,
     images of different sizes), and a traced predict function would retrace for each size.
     """
     out = model(images, training=False) if isinstance(model, keras.Model) else model(images)
-    if isinstance(out, dict):
-        out = out["logits"]
     return np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float32)
 
 

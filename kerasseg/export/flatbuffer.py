@@ -13,6 +13,19 @@ def share_vectors(flatbuffer: bytes, max_bytes: int = 1 << 16) -> bytes:
     return packed(schema.ModelT.InitFromObj(schema.Model.GetRootAs(flatbuffer, 0)), max_bytes)
 
 
+def contract_names(flatbuffer: bytes, image: str = "image", logits: str = "logits") -> bytes:
+    """The model with the contract's tensor names, in its graph and its signature: input ``image`` and output
+    ``logits`` (the converter names them after graph nodes, e.g. ``serving_default_image:0`` and ``Identity``);
+    small vectors stored once (:func:`packed`)."""
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(flatbuffer, 0))
+    graph = model.subgraphs[0]
+    graph.tensors[graph.inputs[0]].name = image.encode()
+    graph.tensors[graph.outputs[0]].name = logits.encode()
+    for signature in model.signatureDefs or []:
+        signature.inputs[0].name, signature.outputs[0].name = image.encode(), logits.encode()
+    return packed(model)
+
+
 def packed(model: schema.ModelT, max_bytes: int = 1 << 16) -> bytes:
     """Serializes ``model`` (file identifier "TFL3") with each distinct small vector stored once.
 

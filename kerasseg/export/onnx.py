@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import keras
@@ -9,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasseg.export.preparation import PreparedModel, prepare
+from kerasseg.export.quiet import converter_output
 from kerasseg.export.tflite import frozen_function
 from kerasseg.files import write_atomic
 
@@ -16,25 +18,34 @@ DEFAULT_OPSET = 17
 
 
 def to_onnx(model: keras.Model | PreparedModel, path: str, opset: int = DEFAULT_OPSET,
-            input_size: tuple[int, int] | None = None, batch: int | None = None) -> str:
+            input_size: tuple[int, int] | None = None, batch: int | None = None, verbose: bool = False) -> str:
     """Converts ``model`` to an ONNX file at ``path``; returns ``path``.
 
     Input ``image`` (batch, H, W, 3) float32 RGB in [0, 255] (NHWC, as in Keras), output ``logits``
     (batch, H, W, classes). ``input_size`` fixes H and W (default: the model's own, dynamic if it has none);
-    ``batch`` None keeps the batch dynamic. An auxiliary head is dropped. Written under a temporary name.
+    ``batch`` None keeps the batch dynamic. An auxiliary head is dropped. Written under a temporary name. The
+    converter's own logging and native output are shown only with ``verbose``.
     """
-    try:
-        import tf2onnx
-    except ImportError as err:
-        raise ImportError("ONNX export needs tf2onnx: pip install tf2onnx==1.17.0 onnx==1.23.2") from err
+    if importlib.util.find_spec("tf2onnx") is None:
+        raise ImportError("ONNX export needs tf2onnx: pip install 'kerasseg[export]'")
     if not 7 <= int(opset) <= 21:
         raise ValueError(f"opset must be between 7 and 21 (tf2onnx 1.17 supports these), got {opset}")
     prepared = prepare(model, input_size, fixed_size=False)
     if prepared.model is not prepared.reference:
         raise ValueError("native-resolution logits are a TFLite option (MediaPipe resizes the output)")
     model = prepared.model
+    with converter_output(verbose):
+        proto = _converted(model, prepared.size, batch, opset)
+    _exact_resize_sizes(proto)
+    return write_atomic(proto.SerializeToString(), path)
+
+
+def _converted(model, size, batch, opset):
+    """The ONNX graph of ``model``'s frozen trace, its input and output named ``image`` and ``logits``."""
+    import tf2onnx
+
     try:
-        frozen = frozen_function(model, prepared.size, batch=batch)
+        frozen = frozen_function(model, size, batch=batch)
     except tf.errors.OperatorNotAllowedInGraphError as err:
         raise ValueError(
             f"{model.name} cannot be traced with unknown height and width (a layer needs static sizes in graph "
@@ -50,8 +61,7 @@ def to_onnx(model: keras.Model | PreparedModel, path: str, opset: int = DEFAULT_
     except Exception as err:  # tf2onnx raises many types; name the model and the opset
         raise ValueError(f"ONNX conversion of {model.name} (opset {opset}) failed: {err}") from err
     _rename(proto, inputs, outputs)
-    _exact_resize_sizes(proto)
-    return write_atomic(proto.SerializeToString(), path)
+    return proto
 
 
 def _rename(proto, inputs: list[str], outputs: list[str]) -> None:

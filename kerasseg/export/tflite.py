@@ -28,8 +28,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasseg.export.flatbuffer import share_vectors
+from kerasseg.compat import frozen_graph
+from kerasseg.export.flatbuffer import contract_names
 from kerasseg.export.preparation import PreparedModel, RepresentativeData, prepare
+from kerasseg.export.quiet import converter_output
 from kerasseg.export.runner import tflite_interpreter  # noqa: F401 (benchmarks/mobile.py imports it from here)
 from kerasseg.files import write_atomic
 
@@ -38,7 +40,8 @@ QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 
 def to_tflite(model: keras.Model | PreparedModel, path: str, quantization: str = "float32",
               representative_data: RepresentativeData | None = None, input_size: tuple[int, int] | None = None, *,
-              labels: Sequence[str] | None = None, metadata: bool = True, full_resolution: bool = True) -> str:
+              labels: Sequence[str] | None = None, metadata: bool = True, full_resolution: bool = True,
+              verbose: bool = False) -> str:
     """Converts ``model`` to a ``.tflite`` file at ``path`` with builtin ops only; returns ``path``.
 
     Batch 1, input (1, H, W, 3) RGB in [0, 255]: float32, or uint8 camera pixels for ``int8`` (full-integer,
@@ -48,20 +51,22 @@ def to_tflite(model: keras.Model | PreparedModel, path: str, quantization: str =
     map (``labels``, default ``class_0`` …). ``full_resolution=False`` leaves out the final upsampling of the
     logits (see :func:`~kerasseg.export.preparation.native_resolution_model`). Written under a temporary name and
     renamed. A :class:`~kerasseg.export.preparation.PreparedModel` brings its own size, calibration and labels.
+    The converter's own logging and native output are shown only with ``verbose``.
     """
     prepared = _checked(model, (quantization,), representative_data, input_size, labels, full_resolution)
-    return write_tflite(prepared, {quantization: path}, metadata)[quantization]
+    return write_tflite(prepared, {quantization: path}, metadata, verbose)[quantization]
 
 
 def to_tflite_modes(model: keras.Model | PreparedModel, directory: str, quantizations: Sequence[str] = QUANTIZATIONS,
                     representative_data: RepresentativeData | None = None,
                     input_size: tuple[int, int] | None = None, *, labels: Sequence[str] | None = None,
-                    metadata: bool = True, name: str | None = None, full_resolution: bool = True) -> dict[str, str]:
+                    metadata: bool = True, name: str | None = None, full_resolution: bool = True,
+                    verbose: bool = False) -> dict[str, str]:
     """Exports ``model`` in several modes from one traced function: ``{mode: path}``, files ``{name}_{mode}.tflite``
     in ``directory``. Arguments as :func:`to_tflite`."""
     prepared = _checked(model, quantizations, representative_data, input_size, labels, full_resolution)
     paths = {q: os.path.join(directory, f"{name or prepared.model.name}_{q}.tflite") for q in quantizations}
-    return write_tflite(prepared, paths, metadata)
+    return write_tflite(prepared, paths, metadata, verbose)
 
 
 def _checked(model, quantizations, representative_data, input_size, labels, full_resolution) -> PreparedModel:
@@ -71,12 +76,14 @@ def _checked(model, quantizations, representative_data, input_size, labels, full
     return prepared
 
 
-def write_tflite(prepared: PreparedModel, paths: dict[str, str], metadata: bool = True) -> dict[str, str]:
+def write_tflite(prepared: PreparedModel, paths: dict[str, str], metadata: bool = True,
+                 verbose: bool = False) -> dict[str, str]:
     """Converts a prepared model once per mode (``{mode: path}``, modes already checked) from one traced function."""
-    frozen = frozen_function(prepared.model, prepared.size)
     labels = prepared.labels if metadata else None
-    return {q: write_atomic(_finished(convert(frozen, q, prepared.calibration), labels), path)
-            for q, path in paths.items()}
+    with converter_output(verbose):
+        frozen = frozen_function(prepared.model, prepared.size)
+        flatbuffers = {q: _finished(convert(frozen, q, prepared.calibration), labels) for q in paths}
+    return {q: write_atomic(flatbuffers[q], path) for q, path in paths.items()}
 
 
 def frozen_function(model: keras.Model, size: tuple[int | None, int | None], batch: int | None = 1):
@@ -85,8 +92,6 @@ def frozen_function(model: keras.Model, size: tuple[int | None, int | None], bat
     ``model`` is an inference model (one output); a None size entry or batch stays dynamic (ONNX); TFLite always
     gets batch 1 and a size.
     """
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
     h, w = size
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -97,7 +102,7 @@ def frozen_function(model: keras.Model, size: tuple[int | None, int | None], bat
         return model(image, training=False)
 
     endpoint = archive.add_endpoint(name="serve", fn=serve)
-    return convert_variables_to_constants_v2(endpoint.get_concrete_function())
+    return frozen_graph(endpoint.get_concrete_function())
 
 
 def check_quantization(quantization: str, calibrating: bool = True) -> None:
@@ -134,9 +139,11 @@ def convert(frozen, quantization: str, calibration: np.ndarray | None) -> bytes:
 
 
 def _finished(flatbuffer: bytes, labels: list[str] | None) -> bytes:
-    """The file's bytes: with MediaPipe metadata when ``labels`` is given, small vectors stored once either way."""
+    """The file's bytes: tensors named ``image`` and ``logits``, small vectors stored once, and MediaPipe metadata
+    when ``labels`` is given."""
+    flatbuffer = contract_names(flatbuffer)
     if labels is None:
-        return share_vectors(flatbuffer)
+        return flatbuffer
     from kerasseg.export.metadata import segmenter_metadata
 
     return segmenter_metadata(flatbuffer, labels)  # compacts after the writer's re-serialization

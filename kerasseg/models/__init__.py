@@ -1,7 +1,12 @@
 """Architectures: one module per family, one builder per variant, each registered by name."""
 
 from kerasseg.models import deeplab, deeplabv3, dilated, fcn, gcn, pspnet, refinenet, segnet, unet
-from kerasseg.models.contract import inference_model, segmentation_input, segmentation_model
+from kerasseg.models.contract import (
+    SegmentationModel,
+    inference_model,
+    segmentation_input,
+    segmentation_model,
+)
 from kerasseg.models.deeplab import *  # noqa: F401,F403
 from kerasseg.models.deeplabv3 import *  # noqa: F401,F403
 from kerasseg.models.dilated import *  # noqa: F401,F403
@@ -15,6 +20,7 @@ from kerasseg.models.unet import *  # noqa: F401,F403
 
 _FAMILIES = (deeplab, deeplabv3, dilated, fcn, gcn, pspnet, refinenet, segnet, unet)
 __all__ = [
+    "SegmentationModel",
     "get_model",
     "inference_model",
     "list_models",

@@ -24,27 +24,6 @@ from kerasseg.models.registry import register
 
 __all__ = ["DeepLabV1LargeFOV", "DeepLabV2"]
 
-_V1 = "Chen et al., Semantic Image Segmentation with Deep Convolutional Nets and Fully Connected CRFs, ICLR 2015"
-_V2 = "Chen et al., DeepLab: ... Atrous Convolution, and Fully Connected CRFs, TPAMI 2017"
-
-DEEPLAB_FACTS = {
-    "deeplabv1_largefov": {
-        "reference": _V1,
-        "output_stride": 8,
-        # Layer arithmetic for 21 classes (shared/reference/published.md; 20.5M in SegNet TPAMI Table 6).
-        "params_21_classes": 20_505_429,
-        "fc6": {"kernel": 3, "rate": 12, "channels": 1024},
-    },
-    "deeplabv2": {
-        "reference": _V2,
-        "output_stride": 8,
-        "atrous_rates": (6, 12, 18, 24),  # ASPP-L
-        "scales": (0.5, 0.75, 1.0),
-        "voc2012_test_miou": 79.7,  # with CRF and COCO (shared/reference/published.md)
-        "params": None,  # the paper gives no parameter count
-    },
-}
-
 ASPP_BRANCHES = ("single", "fc")
 DEEPLABV2_BACKBONES = ("resnet101", "resnet50", "vgg16")
 
@@ -109,10 +88,6 @@ def _decimated_large_fov_weights(weights, fc_units: int) -> dict:
 
 @register(
     "deeplabv1_largefov",
-    paper=_V1,
-    year=2015,
-    backbones=("vgg16",),
-    published=DEEPLAB_FACTS["deeplabv1_largefov"],
     small={"fc_units": 64},
 )
 def DeepLabV1LargeFOV(
@@ -211,10 +186,6 @@ def _deeplabv2_network(classes, backbone, weights, atrous_rates, branch, fc_unit
 
 @register(
     "deeplabv2",
-    paper=_V2,
-    year=2017,
-    backbones=DEEPLABV2_BACKBONES,
-    published=DEEPLAB_FACTS["deeplabv2"],
     small={"backbone": "resnet50", "multi_scale": False},
 )
 def DeepLabV2(

@@ -18,19 +18,6 @@ from kerasseg.models.registry import register
 
 __all__ = ["DeepLabV3", "DeepLabV3Cascaded", "DeepLabV3Plus"]
 
-PAPERS = {
-    "deeplabv3": {
-        "reference": "Chen et al., Rethinking Atrous Convolution for Semantic Image Segmentation, 2017",
-        "voc2012_test_miou": 85.7,  # with COCO and JFT pretraining (the seed article's table)
-        # MobileNetV2 paper (Sandler et al., CVPR 2018), Table 7: DeepLabv3 heads at output stride 16.
-        "params_resnet101_os16": 58.16e6,
-        "params_mobilenetv2_os16_no_aspp": 2.11e6,
-    },
-    "deeplabv3plus": {
-        "reference": "Chen et al., Encoder-Decoder with Atrous Separable Convolution, ECCV 2018",
-        "voc2012_test_miou": 89.0,  # Xception-65 with JFT pretraining, paper Table 6
-    },
-}
 BACKBONES = ("resnet50", "resnet101", "mobilenetv2", "xception")
 _SMALL = {"backbone": "mobilenetv2", "alpha": 0.35, "aspp_filters": 16, "decoder_filters": 16}
 
@@ -67,10 +54,6 @@ def _rates(atrous_rates, output_stride):
 
 @register(
     "deeplabv3",
-    paper=PAPERS["deeplabv3"]["reference"],
-    year=2017,
-    backbones=BACKBONES,
-    published=PAPERS["deeplabv3"],
     small=_SMALL | {"decoder_filters": None},
 )
 def DeepLabV3(
@@ -108,10 +91,6 @@ def DeepLabV3(
 
 @register(
     "deeplabv3_cascaded",
-    paper=PAPERS["deeplabv3"]["reference"],
-    year=2017,
-    backbones=("resnet50", "resnet101"),
-    published=PAPERS["deeplabv3"],
     small={"backbone": "resnet50", "block_filters": 16, "cascade": 1, "input_shape": (64, 64, 3)},
 )
 def DeepLabV3Cascaded(
@@ -155,10 +134,6 @@ def DeepLabV3Cascaded(
 
 @register(
     "deeplabv3plus",
-    paper=PAPERS["deeplabv3plus"]["reference"],
-    year=2018,
-    backbones=BACKBONES,
-    published=PAPERS["deeplabv3plus"],
     small=_SMALL,
 )
 def DeepLabV3Plus(

@@ -19,19 +19,6 @@ from kerasseg.models.registry import register
 
 __all__ = ["DilatedContextNet", "DilatedFrontEnd"]
 
-_REFERENCE = "Yu, Koltun, Multi-Scale Context Aggregation by Dilated Convolutions, ICLR 2016"
-
-DILATED_FACTS = {
-    "front_end": {"reference": _REFERENCE, "output_stride": 8, "voc2012_test_miou": 71.3},
-    "context": {
-        "reference": _REFERENCE,
-        "output_stride": 8,
-        "voc2012_test_miou": 73.5,  # front end + large context module (shared/reference/published.md)
-        "context_dilations": (1, 1, 2, 4, 8, 16, 1),
-        "context_receptive_field": 67,  # Table 1
-    },
-}
-
 # Table 1: dilation of the seven 3×3 layers, then the 1×1 output layer; widths of the large module in units of C.
 CONTEXT_DILATIONS = (1, 1, 2, 4, 8, 16, 1)
 LARGE_CONTEXT_WIDTHS = (2, 2, 4, 8, 16, 32, 32)
@@ -122,10 +109,6 @@ def front_end(x, classes: int, *, fc_units: int, dropout: float):
 
 @register(
     "dilated_frontend",
-    paper=_REFERENCE,
-    year=2016,
-    backbones=("vgg16",),
-    published=DILATED_FACTS["front_end"],
     small={"fc_units": 64},
 )
 def DilatedFrontEnd(
@@ -159,10 +142,6 @@ def DilatedFrontEnd(
 
 @register(
     "dilated_context",
-    paper=_REFERENCE,
-    year=2016,
-    backbones=("vgg16",),
-    published=DILATED_FACTS["context"],
     small={"fc_units": 64},
 )
 def DilatedContextNet(

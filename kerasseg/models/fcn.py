@@ -22,21 +22,6 @@ from kerasseg.models.registry import register
 
 __all__ = ["FCN8s", "FCN16s", "FCN32s"]
 
-_REFERENCE = "Long, Shelhamer, Darrell, Fully Convolutional Networks for Semantic Segmentation, CVPR 2015"
-
-FCN_FACTS = {
-    "fcn32s": {"reference": _REFERENCE, "output_stride": 32, "params_vgg16_fcn": "134M (Table 1)"},
-    "fcn16s": {"reference": _REFERENCE, "output_stride": 16, "params_vgg16_fcn": "134M (Table 1)"},
-    "fcn8s": {
-        "reference": _REFERENCE,
-        "output_stride": 8,
-        "params_vgg16_fcn": "134M (Table 1)",
-        # Layer arithmetic for 21 classes, score and upsampling layers included (shared/reference/published.md).
-        "params_21_classes": 134_489_759,
-        "voc2012_test_miou": 62.2,
-    },
-}
-
 # keras.applications' VGG16 classifier (with its fully connected top) whose fc1/fc2 become fc6/fc7.
 VGG16_CLASSIFIER_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
 _VGG16_CONVS = [
@@ -200,10 +185,6 @@ def FCN(
 
 @register(
     "fcn32s",
-    paper=_REFERENCE,
-    year=2015,
-    backbones=("vgg16",),
-    published=FCN_FACTS["fcn32s"],
     small={"fc_units": 64},
 )
 def FCN32s(
@@ -235,10 +216,6 @@ def FCN32s(
 
 @register(
     "fcn16s",
-    paper=_REFERENCE,
-    year=2015,
-    backbones=("vgg16",),
-    published=FCN_FACTS["fcn16s"],
     small={"fc_units": 64},
 )
 def FCN16s(
@@ -272,10 +249,6 @@ def FCN16s(
 
 @register(
     "fcn8s",
-    paper=_REFERENCE,
-    year=2015,
-    backbones=("vgg16",),
-    published=FCN_FACTS["fcn8s"],
     small={"fc_units": 64},
 )
 def FCN8s(

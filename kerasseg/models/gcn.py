@@ -16,14 +16,6 @@ from kerasseg.models.registry import register
 # Only the builder becomes a top-level name (kerasseg.GCN); the blocks stay in this module.
 __all__ = ["GCN"]
 
-PAPERS = {
-    "gcn": {
-        "reference": "Peng et al., Large Kernel Matters — Improve Semantic Segmentation by GCN, CVPR 2017",
-        "voc2012_test_miou": 82.2,  # ResNet-152 (83.6 with COCO pretraining), the seed article's table
-        "kernel_size": 15,  # the best k of the paper's Table 1
-    },
-}
-BACKBONES = ("resnet50", "resnet101", "mobilenetv2")
 # ResNet's res-2 … res-5 feature maps, finest first.
 STAGES = ("stride4", "stride8", "stride16", "stride32")
 
@@ -64,10 +56,6 @@ def deconvolution(x, *, name: str):
 
 @register(
     "gcn",
-    paper=PAPERS["gcn"]["reference"],
-    year=2017,
-    backbones=BACKBONES,
-    published=PAPERS["gcn"],
     small={"backbone": "mobilenetv2", "alpha": 0.35},
 )
 def GCN(

@@ -16,19 +16,6 @@ from kerasseg.models.registry import register
 # Only the builder becomes a top-level name (kerasseg.RefineNet); the blocks stay in this module.
 __all__ = ["RefineNet"]
 
-PAPERS = {
-    "refinenet": {
-        "reference": "Lin et al., RefineNet: Multi-Path Refinement Networks, CVPR 2017",
-        "voc2012_test_miou": 84.2,  # the seed article's table (RefineNet-152, with COCO)
-        # Light-Weight RefineNet (Nekrasov et al., BMVC 2018), Table 1, for the released RefineNet-101
-        # (chained residual pooling of 4 blocks, 3×3 classifier): parameters, and multiply-adds at 512×512.
-        "params_refinenet101_released": 118e6,
-        "gflops_refinenet101_released": 263,
-        "crp_blocks_paper": 2,  # section 3.2 and Fig. 2(d)
-        "crp_blocks_released": 4,  # released code's chained_pool_num since January 2017
-    },
-}
-BACKBONES = ("resnet50", "resnet101", "mobilenetv2")
 # The backbone stages each RefineNet block reads, coarsest first (RefineNet-4 … RefineNet-1).
 STAGES = ("stride32", "stride16", "stride8", "stride4")
 
@@ -104,10 +91,6 @@ def _check(crp_blocks, filters):
 
 @register(
     "refinenet",
-    paper=PAPERS["refinenet"]["reference"],
-    year=2017,
-    backbones=BACKBONES,
-    published=PAPERS["refinenet"],
     small={"backbone": "mobilenetv2", "alpha": 0.35, "filters": (32, 16)},
 )
 def RefineNet(

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import keras
 
+from kerasseg.facts import PAPERS
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -31,8 +33,9 @@ class ModelInfo:
 _REGISTRY: dict[str, ModelInfo] = {}
 
 
-def register(name: str, *, paper: str, year: int, backbones=(), published=None, small=None, dynamic=True):
-    """Decorator: ``@register("pspnet", paper="Zhao et al., ...", year=2017)`` above a builder."""
+def register(name: str, *, small=None, dynamic=True):
+    """Decorator: ``@register("pspnet")`` above a builder; its paper, year, backbones and published figures are
+    ``kerasseg.facts.PAPERS[name]``."""
 
     def wrap(builder):
         if name in _REGISTRY:
@@ -48,8 +51,9 @@ def register(name: str, *, paper: str, year: int, backbones=(), published=None, 
                 raise ValueError(f"{name}: classes must be a positive integer (the class count), got {classes!r}")
             return builder(*args, **kwargs)
 
+        facts = PAPERS[name]
         _REGISTRY[name] = ModelInfo(
-            name, checked, paper, year, tuple(backbones), dict(published or {}), dict(small or {}), dynamic
+            name, checked, facts["reference"], facts["year"], facts["backbones"], facts, dict(small or {}), dynamic
         )
         return checked
 

@@ -15,19 +15,6 @@ from kerasseg.models.registry import register
 
 __all__ = ["SegNet"]
 
-_REFERENCE = (
-    "Badrinarayanan, Kendall, Cipolla, SegNet: A Deep Convolutional Encoder-Decoder Architecture for Image "
-    "Segmentation, TPAMI 2017"
-)
-
-SEGNET_FACTS = {
-    "reference": _REFERENCE,
-    # Table 6; the release's CamVid network has 11 classes. 117 MB on disk (float32).
-    "params": 29_500_000,
-    "camvid_test_miou": 60.10,  # Table 2, trained on 3.5K images (shared/reference/published.md)
-    "voc2012_test_miou": 59.9,
-}
-
 # The 13 convolutions of VGG16 by block: (width, number of 3×3 convolutions).
 VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 VGG16_NOTOP_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -80,10 +67,6 @@ def decoder(x, indices, widths, classes: int, classifier_kernel: int):
 
 @register(
     "segnet",
-    paper=_REFERENCE,
-    year=2017,
-    backbones=("vgg16",),
-    published=SEGNET_FACTS,
     small={"width_multiplier": 0.125},
 )
 def SegNet(

@@ -13,14 +13,6 @@ from kerasseg.models.registry import register
 
 __all__ = ["UNet", "overlap_tile_predict", "valid_unet_output_size"]
 
-PAPER = {
-    "reference": "Ronneberger, Fischer, Brox, U-Net, MICCAI 2015",
-    # By the layer specification of Fig. 1 (2 classes, 64 base filters, valid convolutions); the paper gives
-    # no parameter count itself.
-    "params_fig1_2_classes": 31_030_658,
-    "input_output": ((572, 572), (388, 388)),
-}
-
 
 def double_conv(x, filters: int, padding: str, name: str, batch_norm: bool):
     """Two 3×3 convolutions, each followed by a ReLU (and batch norm when asked, a post-paper addition)."""
@@ -94,10 +86,6 @@ def valid_unet_output_size(size: int, depth: int = 4) -> int:
 
 @register(
     "unet",
-    paper=PAPER["reference"],
-    year=2015,
-    backbones=("none", "vgg16", "resnet50", "resnet101", "mobilenetv2", "xception"),
-    published=PAPER,
     small={"base_filters": 8},
 )
 def UNet(

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from data_helpers import random_image, write_image
 
-from kerasseg.cli import main
 from kerasseg.data import check_dataset
+from kerasseg_cli import main
 
 
 def _broken_folder(tmp_path):

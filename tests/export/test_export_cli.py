@@ -10,8 +10,8 @@ from export_helpers import COLOUR_LABELS, colour_segmenter, stripes_image
 from model_checks import build_small
 from PIL import Image
 
-from kerasseg.cli import main
 from kerasseg.export import read_labels
+from kerasseg_cli import main
 
 
 @pytest.fixture(scope="module")

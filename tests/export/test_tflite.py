@@ -12,6 +12,7 @@ from model_checks import structured_images
 
 from kerasseg.export import (
     QUANTIZATIONS,
+    read_labels,
     run_tflite,
     tflite_input_size,
     tflite_op_list,
@@ -128,7 +129,7 @@ def test_auxiliary_head_is_dropped(tmp_path):
     x = structured_images(1, (32, 32))
     lite = run_tflite(path, x)
     assert lite.shape == (1, 32, 32, 3)
-    np.testing.assert_allclose(lite, model.predict(x, verbose=0)["logits"], atol=1e-4)
+    np.testing.assert_allclose(lite, model.predict(x, verbose=0), atol=1e-4)
 
 
 def test_representative_images_of_another_size_are_resized(tmp_path):
@@ -249,3 +250,25 @@ def test_metadata_keeps_the_shared_vectors_and_the_labels(tmp_path):
 def test_label_count_must_match_the_classes(tmp_path):
     with pytest.raises(ValueError, match="2 labels for a model with 4 classes"):
         to_tflite(colour_segmenter(), str(tmp_path / "m.tflite"), labels=["a", "b"])
+
+
+@pytest.mark.parametrize("metadata", [True, False], ids=["metadata", "plain"])
+def test_the_tensors_are_named_image_and_logits(tmp_path, metadata):
+    from ai_edge_litert.interpreter import Interpreter
+
+    path = to_tflite(_small_segmenter(), str(tmp_path / "m.tflite"), "int8", structured_images(4, (32, 32)),
+                     metadata=metadata)
+    interpreter = Interpreter(model_path=path)
+    assert [d["name"] for d in interpreter.get_input_details()] == ["image"]
+    assert [d["name"] for d in interpreter.get_output_details()] == ["logits"]
+    assert (read_labels(path) is not None) is metadata
+
+
+def test_the_python_export_prints_nothing_unless_asked(tmp_path, capfd):
+    """The converter's absl warnings and its native lines ("fully_quantize: ...") go to the process's stderr."""
+    model, images = _small_segmenter(), structured_images(4, (32, 32))
+    capfd.readouterr()
+    to_tflite(model, str(tmp_path / "quiet.tflite"), "int8", images)
+    assert capfd.readouterr() == ("", "")
+    to_tflite(model, str(tmp_path / "loud.tflite"), "int8", images, verbose=True)
+    assert "fully_quantize" in capfd.readouterr().err

@@ -13,6 +13,7 @@ from PIL import Image
 
 from kerasseg.export import read_report, to_tflite, to_tflite_modes
 from kerasseg.export.check_data import load_check_data
+from kerasseg.export.flatbuffer import contract_names
 from kerasseg.export.workflow import export_checked
 
 
@@ -39,7 +40,8 @@ def test_every_entry_point_writes_the_same_bytes(frames, tmp_path):
 
 
 # sha256 of the colour segmenter's exports without metadata, written by the exporter before the one-pass redesign
-# (commit 7099736): the redesign must not change a byte.
+# (commit 7099736): the redesign must not change a byte. Since then only the output tensor's name changed, from the
+# converter's "Identity" to the contract's "logits": named back, the bytes are the same.
 PINNED = {
     "float32": "c6ec5bcd12eea11da5415e84f1de1b101a71e6784629d63567df2ddd86409ed1",
     "float16": "624facff7f1f19a8a17577e7bf3d622b0189ed97c0cfe7d094e0a05da43960cf",
@@ -49,7 +51,9 @@ PINNED = {
 @pytest.mark.parametrize("mode", sorted(PINNED))
 def test_exported_bytes_are_those_of_the_previous_exporter(mode, tmp_path):
     path = to_tflite(colour_segmenter(), str(tmp_path / "m.tflite"), mode, metadata=False)
-    assert hashlib.sha256(open(path, "rb").read()).hexdigest() == PINNED[mode]
+    data = open(path, "rb").read()
+    assert hashlib.sha256(data).hexdigest() != PINNED[mode]
+    assert hashlib.sha256(contract_names(data, "image", "Identity")).hexdigest() == PINNED[mode]
 
 
 def test_the_same_model_gives_the_same_file_at_any_time(tmp_path, monkeypatch):

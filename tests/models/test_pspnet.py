@@ -66,13 +66,9 @@ def test_auxiliary_loss_trains_the_aux_head_and_the_backbone():
 
     aux_kernel = model.get_layer("aux_classifier").kernel
     before = aux_kernel.numpy().copy()
-    model.compile(
-        keras.optimizers.SGD(0.1),
-        loss={"logits": ce, "aux": ce},
-        loss_weights={"logits": 1.0, "aux": kerasseg.models.pspnet.AUX_LOSS_WEIGHT},
-    )
-    history = model.fit(x, {"logits": y, "aux": y}, epochs=1, verbose=0)
-    assert np.isfinite(history.history["aux_loss"][0])
+    model.compile(keras.optimizers.SGD(0.1), loss=ce)
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
     # Only the aux loss reaches the aux classifier (its gradient from the main loss is None, above).
     assert not np.allclose(aux_kernel.numpy(), before)
 
@@ -82,7 +78,7 @@ def test_inference_model_drops_the_aux_head_and_aux_false_builds_without_it():
     x = structured_images(1, (64, 64))
     single = inference_model(model)
     assert len(single.outputs) == 1
-    np.testing.assert_allclose(single.predict(x, verbose=0), model.predict(x, verbose=0)["logits"], atol=1e-6)
+    np.testing.assert_allclose(single.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
 
     plain = build_small("pspnet", classes=3, aux=False)
     assert len(plain.outputs) == 1 and plain.output.shape == (None, 64, 64, 3)
@@ -92,7 +88,9 @@ def test_inference_model_drops_the_aux_head_and_aux_false_builds_without_it():
 def test_any_multiple_of_the_output_stride_works():
     # 56 × 72 gives 7 × 9 features: pyramid bins 2, 3 and 6 divide neither side.
     model = build_small("pspnet", classes=3, input_shape=(56, 72, 3))
-    out = model.predict(structured_images(1, (56, 72)), verbose=0)
+    x = structured_images(1, (56, 72))
+    assert model.predict(x, verbose=0).shape == (1, 56, 72, 3)
+    out = model(x, training=True)
     assert out["logits"].shape == (1, 56, 72, 3) and out["aux"].shape == (1, 56, 72, 3)
 
 
@@ -104,12 +102,19 @@ def test_size_that_is_not_a_multiple_of_8_is_rejected_with_the_size_to_use():
 def test_plain_compile_and_fit_train_the_aux_head_with_weight_0_4(tmp_path):
     model = kerasseg.PSPNet(classes=3, input_shape=(None, None, 3), weights=None, backbone="mobilenetv2", alpha=0.35,
                             filters=16, aux_filters=8)
-    model.compile("sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=255))
+    ce = _cross_entropy()
+    model.compile("sgd", loss=ce)
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, (2, 48, 40, 3)).astype("float32")
     y = rng.integers(0, 3, (2, 48, 40))
-    logs = model.fit(x, y, epochs=1, verbose=0).history  # one mask for both outputs
-    assert abs(logs["loss"][0] - (logs["logits_loss"][0] + 0.4 * logs["aux_loss"][0])) < 1e-4
+    y_pred = model(x, training=True)  # one mask for both outputs
+    expected = float(ce(y, y_pred["logits"])) + 0.4 * float(ce(y, y_pred["aux"]))
+    assert float(model.compute_loss(x, y, y_pred)) == pytest.approx(expected, rel=1e-5)
+    # At evaluation, the loss is the logits' alone (the paper's test-time network).
+    logits = model.predict(x, verbose=0)
+    assert model.evaluate(x, y, verbose=0, return_dict=True)["loss"] == pytest.approx(float(ce(y, logits)), rel=1e-4)
+    assert np.isfinite(model.fit(x, y, epochs=1, verbose=0).history["loss"][0])
     model.save(tmp_path / "pspnet.keras")
     loaded = keras.saving.load_model(tmp_path / "pspnet.keras", safe_mode=True)
-    assert loaded.compiled and np.isfinite(loaded.fit(x, y, epochs=1, verbose=0).history["loss"][0])
+    assert loaded.compiled and loaded.aux_weight == 0.4
+    assert np.isfinite(loaded.fit(x, y, epochs=1, verbose=0).history["loss"][0])

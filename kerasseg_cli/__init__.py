@@ -1,4 +1,9 @@
-"""``kerasseg`` command line: parse arguments, call the library. Each subcommand is one ``_add_*`` function."""
+"""``kerasseg`` command line: parse arguments, call the library. Each subcommand is one ``_add_*`` function.
+
+A package of its own beside ``kerasseg``: importing ``kerasseg`` loads Keras and TensorFlow (it registers its
+classes for ``keras.saving.load_model``), so this one imports it only inside the commands that need it;
+``--help``, ``models`` and ``weights`` read :mod:`kerasseg.facts` without loading TensorFlow.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,19 @@ import sys
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 
+def _facts():
+    """``kerasseg/facts.py`` (it imports nothing), loaded without importing ``kerasseg`` and with it TensorFlow."""
+    import importlib.util
+
+    if "kerasseg.facts" in sys.modules:
+        return sys.modules["kerasseg.facts"]
+    package = importlib.util.find_spec("kerasseg").submodule_search_locations[0]
+    spec = importlib.util.spec_from_file_location("kerasseg_cli.facts", os.path.join(package, "facts.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _add_models(sub):
     p = sub.add_parser("models", help="list every registered architecture with its paper and parameter count")
     p.add_argument("--count", action="store_true",
@@ -17,35 +35,51 @@ def _add_models(sub):
     p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="show only these architectures")
 
     def run(args):
-        from kerasseg.models import get_model, list_models, model_info
-
+        papers = _facts().PAPERS
         _check_positive(args, "classes")
+        unknown = sorted(set(args.only or ()) - set(papers))
+        if unknown:
+            raise ValueError(f"--only: unknown model {unknown[0]!r}; valid models: {', '.join(sorted(papers))}")
         column = f"params ({args.classes} cl.)" if args.count else "paper params"
         print(f"{'name':<22} {'year':<5} {column:>16}  {'backbones':<40} paper")
-        for name in args.only or list_models():
-            info = model_info(name)
-            if args.count:
-                import keras
-
-                params = f"{get_model(name, classes=args.classes, weights=None).count_params():,}"
-                keras.backend.clear_session()
-            else:
-                figures = [v for k, v in info.published.items() if k.startswith("params") and isinstance(v, int | float)]
-                params = f"{figures[0] / 1e6:.1f}M" if figures else "-"
-            print(f"{name:<22} {info.year:<5} {params:>16}  {', '.join(info.backbones) or '-':<40} {info.paper}")
+        for name in args.only or sorted(papers):
+            facts = papers[name]
+            params = _counted_params(name, args.classes) if args.count else _paper_params(facts)
+            backbones = ", ".join(facts["backbones"])
+            print(f"{name:<22} {facts['year']:<5} {params:>16}  {backbones:<40} {facts['reference']}")
 
     p.set_defaults(func=run)
 
 
+def _paper_params(facts: dict) -> str:
+    figures = [v for k, v in facts.items() if k.startswith("params") and isinstance(v, int | float)]
+    return f"{figures[0] / 1e6:.1f}M" if figures else "-"
+
+
+def _counted_params(name: str, classes: int) -> str:
+    import keras
+
+    from kerasseg.models import get_model
+
+    params = f"{get_model(name, classes=classes, weights=None).count_params():,}"
+    keras.backend.clear_session()
+    return params
+
+
 def _add_weights(sub):
     p = sub.add_parser("weights", help="list the ImageNet weight files each backbone needs and which are present")
+    p.add_argument("--verify", action="store_true",
+                   help="check each present file against its published hash (reads every file: seconds)")
 
     def run(args):
-        from kerasseg.backbones import imagenet_weight_files
-        from kerasseg.backbones._weights import weights_cache_dir
+        facts = _facts()
+        if args.verify:
+            from kerasseg.backbones import imagenet_weight_files
 
-        rows = imagenet_weight_files()
-        print(f"weights='imagenet' looks in {weights_cache_dir()} ($KERAS_HOME/models, else ~/.keras/models)")
+            rows = imagenet_weight_files(verify=True)
+        else:
+            rows = [{**row, "status": _presence(facts.weights_cache_dir(), row["file"])} for row in facts.imagenet_files()]
+        print(f"weights='imagenet' looks in {facts.weights_cache_dir()} ($KERAS_HOME/models, else ~/.keras/models)")
         print(f"{'backbone':<12} {'alpha':<6} {'status':<8} file")
         for row in rows:
             alpha = "" if row["alpha"] is None else str(row["alpha"])
@@ -55,8 +89,15 @@ def _add_weights(sub):
             print("\nOffline: download these on a machine with internet and copy them into the folder above:")
             for row in missing:
                 print(f"  {row['url']}")
+        if not args.verify:
+            print("\n(present: not checked against its hash here; `kerasseg weights --verify` checks, and so does "
+                  "every load with weights='imagenet')")
 
     p.set_defaults(func=run)
+
+
+def _presence(folder: str, file: str) -> str:
+    return "present" if os.path.isfile(os.path.join(folder, file)) else "missing"
 
 
 def _add_demo(sub):

@@ -1,0 +1,5 @@
+import sys
+
+from kerasseg_cli import run
+
+sys.exit(run())
