@@ -1,6 +1,6 @@
 """The parts of the docs that are generated: the README's command-line summary and every repository link.
 
-    python docs/sync.py                      # rewrite them after changing kerasseg/cli.py or REPOSITORY
+    python docs/sync.py                      # rewrite them after changing kerasseg_cli or REPOSITORY
     python docs/sync.py --repository me/kerasseg   # the project's GitHub address, in every badge and install cell
 
 ``tests/test_docs.py`` fails while the README or a notebook differs from what this writes.
