@@ -45,6 +45,18 @@ def score_table(scores: dict, metrics, headline) -> list[str]:
     return lines
 
 
+def test_section(test: dict | None) -> list[str]:
+    """The held-out test figures, when they were measured (outside this project's machines: ``test["source"]``)."""
+    if not test:
+        return []
+    metrics = ("miou", "global_accuracy", "class_accuracy")
+    lines = [f"## Test scores: {test['split']}", "", test["source"], "",
+             _row(["file", *(METRIC_NAMES[m] for m in metrics)]), _row(["---"] + ["---:"] * len(metrics))]
+    lines += [_row([FILE_OF[f], *(f"{test[f][m]:.2f}" for m in metrics)]) for f in FORMATS if f in test]
+    per_class = ", ".join(f"{name} {value:.1f}" for name, value in test["keras_iou"].items())
+    return [*lines, "", f"Per class (Keras, IoU %): {per_class}.", ""]
+
+
 def render_card(s: dict, notes: str = "") -> str:
     t = s["training"]
     h, w = s["input_size"]
@@ -86,6 +98,7 @@ def render_card(s: dict, notes: str = "") -> str:
            "recipe.", ""] if "val" in t.get("train_split", "train").split("+") else []),
         *score_table(s["scores"], metrics, s["check_metrics"]),
         "",
+        *test_section(s.get("test")),
         f"## Check figure: first {s['check_images']} val images",
         "",
         "`tests/test_zoo.py` reproduces these with the Keras model and the int8 export.",

@@ -238,3 +238,8 @@ def test_readme_zoo_figures_are_the_cards():
     expected = f"mIoU {100 * scores['keras']['miou']:.1f} / {100 * scores['int8']['miou']:.1f}"
     assert expected in row, f"README's camvid-mobile row {row!r} does not give the card's val mIoU ({expected})"
     assert "**val**" in readme and "**test**" in readme
+    test = zoo.card("camvid-mobile")["test"]
+    assert f"| {test['keras']['miou']:.2f} / {test['int8']['miou']:.2f} |" in row, "the card's test mIoU"
+    for fmt, file in (("keras", "model.keras"), ("int8", "model_int8.tflite")):
+        figures = test[fmt]
+        assert f"| {file} | {'**' if fmt == 'keras' else ''}{figures['miou']:.2f}" in readme, file
