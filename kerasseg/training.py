@@ -240,7 +240,8 @@ def init_weights(model: keras.Model, path) -> None:
 
 
 def _load_data(
-    data, val, data_dir, batch_size: int, input_size, seed: int, scale_range, classes, worker=None, split="train"
+    data, val, data_dir, batch_size: int, input_size, seed: int, scale_range, classes, worker=None, split="train",
+    focus=((), 0.5),
 ):
     """(train, validation, DatasetInfo or None): batched datasets from a spec, or the datasets given.
 
@@ -257,11 +258,24 @@ def _load_data(
     if classes and classes != info.num_classes:
         raise ValueError(f"{data} has {info.num_classes} classes; classes (--classes) {classes} disagrees")
     train_ds = make_train_pipeline(
-        raw, batch_size, crop_size=tuple(input_size), seed=seed, scale_range=scale_range, worker=worker
+        raw, batch_size, crop_size=tuple(input_size), seed=seed, scale_range=scale_range, worker=worker,
+        focus_classes=focus_labels(focus[0], info.class_names), focus_probability=focus[1],
     )
     if val is None or isinstance(val, str):
         val = make_eval_pipeline(load_dataset(data, val or "val", data_dir, classes=info.num_classes)[0], batch_size=1)
     return train_ds, val or None, info
+
+
+def focus_labels(classes, class_names) -> tuple[int, ...]:
+    """Class-aware crop classes given by label or by name (``class_names``), as labels."""
+    labels = []
+    for value in classes:
+        if isinstance(value, str) and not value.isdigit():
+            if value not in class_names:
+                raise ValueError(f"focus_classes: no class named {value!r}; the classes are {', '.join(class_names)}")
+            value = class_names.index(value)
+        labels.append(int(value))
+    return tuple(labels)
 
 
 def _epoch_steps(dataset, steps_per_epoch: int | None, batch_size: int) -> int:
@@ -334,6 +348,8 @@ def train(
     class_weights="dataset",
     class_weight_power: float = 1.0,
     scale_range: tuple[float, float] = (0.5, 2.0),
+    focus_classes: Sequence[int | str] = (),
+    focus_probability: float = 0.5,
     init_from=None,
     aux_weight: float = AUX_LOSS_WEIGHT,
     steps_per_epoch: int | None = None,
@@ -356,6 +372,8 @@ def train(
     ``num_classes``: the class count (built-in datasets declare theirs; folder masks must be unambiguous without
     it). ``preflight`` checks every file of the spec's splits before the first step (``kerasseg check-data``).
     ``class_weights="dataset"`` takes the dataset's own (CamVid: median frequency balancing) for ``loss="ce"``.
+    ``focus_classes`` (labels or names) and ``focus_probability``: class-aware crops
+    (:func:`kerasseg.data.pipelines.build_augmentation`).
     ``mixed_precision`` builds the model under the ``mixed_float16`` policy (so a model given as an object must
     already be built under it). ``strategy``: see :func:`get_strategy`. ``seed`` seeds the weights, the data
     order and the augmentation, and ops run deterministically: the same call gives the same losses.
@@ -386,6 +404,7 @@ def train(
         scale_range=scale_range, aux_weight=aux_weight, steps_per_epoch=steps_per_epoch, batch_size=batch_size,
         input_size=input_size, mixed_precision=mixed_precision, seed=seed,
         **({} if train_split == "train" else {"train_split": train_split}),
+        **({"focus_classes": list(focus_classes), "focus_probability": focus_probability} if focus_classes else {}),
     )
     out = Path(out_dir)
     strategy = get_strategy(strategy)  # first: a multi-worker strategy must precede every other TF op
@@ -398,7 +417,8 @@ def train(
 
     keras.utils.set_random_seed(seed)  # tf.data's seeded ops depend on the global seed too
     train_ds, val_ds, info = _load_data(
-        data, val, data_dir, batch_size, input_size, seed, scale_range, num_classes, worker, train_split
+        data, val, data_dir, batch_size, input_size, seed, scale_range, num_classes, worker, train_split,
+        (tuple(focus_classes), focus_probability),
     )
     if preflight and isinstance(data, str):
         from kerasseg.data import preflight as check_files

@@ -141,6 +141,11 @@ def _add_train(sub):
                    help="raise the dataset's class weights to this power (0.5: square root; default 1)")
     p.add_argument("--scale-range", type=float, nargs=2, default=(0.5, 2.0), metavar=("LOW", "HIGH"),
                    help="random scale augmentation range (default 0.5 2.0)")
+    p.add_argument("--focus-classes", nargs="+", default=[], metavar="CLASS",
+                   help="class-aware crops: classes (names or labels, e.g. Pole SignSymbol Fence) that a share of "
+                        "the crops is placed around")
+    p.add_argument("--focus-probability", type=float, default=0.5,
+                   help="share of the crops placed around a --focus-classes pixel (default 0.5)")
     p.add_argument("--init-from", default=None, metavar="PATH.keras",
                    help="warm start: copy the weights of a saved model with the same layers")
     p.add_argument("--steps-per-epoch", type=int, default=None)
@@ -182,6 +187,8 @@ def _add_train(sub):
             class_weights=None if args.no_class_weights else "dataset",
             class_weight_power=args.class_weight_power,
             scale_range=tuple(args.scale_range),
+            focus_classes=args.focus_classes,
+            focus_probability=args.focus_probability,
             init_from=args.init_from,
             steps_per_epoch=args.steps_per_epoch,
             mixed_precision=args.mixed_precision,

@@ -336,3 +336,10 @@ def test_train_evaluate_predict_commands(tiny_registered, tmp_path, capsys):
     assert "missing.keras" in capsys.readouterr().err
     assert cli.main(args[:3] + ["--data", "nosuchdata", "--out", str(tmp_path / "bad")]) == 2
     assert "nosuchdata" in capsys.readouterr().err
+
+
+def test_focus_classes_are_given_by_name_or_label():
+    names = ["Sky", "Building", "Pole", "Road"]
+    assert training.focus_labels(["Pole", "3", 1], names) == (2, 3, 1)
+    with pytest.raises(ValueError, match="focus_classes: no class named 'Fense'; the classes are Sky, Building"):
+        training.focus_labels(["Fense"], names)

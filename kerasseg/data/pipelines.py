@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -35,11 +36,17 @@ def build_augmentation(
     color_jitter: bool = True,
     image_pad=IMAGE_PAD,
     ignore_label: int = IGNORE_LABEL,
+    focus_classes: Sequence[int] = (),
+    focus_probability: float = 0.5,
 ):
     """The albumentations ``Compose``: colour jitter, random scale, pad, random crop to ``crop_size``, flip.
 
     ``crop_size=None`` keeps the image size (no scale, pad or crop). Images are interpolated bilinearly, masks
     with nearest neighbour; padding is ``image_pad`` for images and ``ignore_label`` for masks.
+
+    Class-aware crops: with ``focus_classes`` (labels other than 0), a crop is, with ``focus_probability``, placed
+    around a random pixel of those classes (albumentations' ``CropNonEmptyMaskIfExists``; a random crop when the
+    image has none), so that thin and rare classes (CamVid's poles, signs, fences) are seen more often whole.
     """
     import albumentations as A
     import cv2
@@ -69,11 +76,33 @@ def build_augmentation(
                 fill=image_pad,
                 fill_mask=ignore_label,
             ),
-            A.RandomCrop(height, width, p=1.0),
+            _crop(height, width, focus_classes, focus_probability),
         ]
     if flip:
         transforms.append(A.HorizontalFlip(p=0.5))
     return A.Compose(transforms)
+
+
+def _crop(height: int, width: int, focus_classes: Sequence[int], focus_probability: float):
+    """A random crop, or one of :func:`build_augmentation`'s class-aware crops with ``focus_probability``."""
+    import albumentations as A
+
+    random_crop = A.RandomCrop(height, width, p=1.0)
+    if not focus_classes or focus_probability == 0:
+        return random_crop
+    others = [value for value in range(256) if value not in set(focus_classes)]
+    focus = A.CropNonEmptyMaskIfExists(height, width, ignore_values=others, p=focus_probability)
+    random_crop.p = 1.0 - focus_probability
+    return A.OneOf([random_crop, focus], p=1.0)  # picks one by its p
+
+
+def check_focus(focus_classes: Sequence[int], focus_probability: float) -> None:
+    """Focus classes are labels 1..254 (0 is albumentations' background), the probability in [0, 1]."""
+    bad = [c for c in focus_classes if isinstance(c, bool) or not isinstance(c, int) or not 0 < c < IGNORE_LABEL]
+    if bad:
+        raise ValueError(f"focus_classes must be class labels from 1 to {IGNORE_LABEL - 1}, got {bad}")
+    if not 0 <= focus_probability <= 1:
+        raise ValueError(f"focus_probability must be between 0 and 1, got {focus_probability}")
 
 
 def _reseed(compose, seed: int) -> None:
@@ -148,12 +177,15 @@ def make_train_pipeline(
     shuffle_buffer: int | None = None,
     ignore_label: int = IGNORE_LABEL,
     worker: tuple[int, int] | None = None,
+    focus_classes: Sequence[int] = (),
+    focus_probability: float = 0.5,
 ) -> tf.data.Dataset:
     """Shuffled, augmented, batched, prefetched ``(images (B, h, w, 3) float32, masks (B, h, w) int32)``.
 
     ``crop_size=(h, w)``: random scale in ``scale_range``, pad, random crop (``augment=False``: pad and random
     crop only). ``crop_size=None``: no scale or crop, so images must share one size to be batched.
     ``augment`` also adds the horizontal flip and the colour jitter. The last partial batch is dropped.
+    ``focus_classes``, ``focus_probability``: class-aware crops (see :func:`build_augmentation`).
 
     ``worker=(index, count)``: this worker's share of each global batch of ``batch_size`` (see
     :func:`worker_slice`), batched by ``batch_size // count``; each example keeps the augmentation seed it has in
@@ -163,6 +195,7 @@ def make_train_pipeline(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if crop_size is not None and (len(crop_size) != 2 or min(crop_size) < 1):
         raise ValueError(f"crop_size must be (height, width) with positive sides, got {crop_size}")
+    check_focus(focus_classes, focus_probability)
     ds, decode = _shuffled(ds, seed, shuffle_buffer)
     # per-example augmentation seeds are attached in the shuffled order, before a worker takes its slice
     ds = tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True))
@@ -180,6 +213,8 @@ def make_train_pipeline(
             flip=augment,
             color_jitter=augment and color_jitter,
             ignore_label=ignore_label,
+            focus_classes=tuple(focus_classes),
+            focus_probability=focus_probability,
         )
         height, width = crop_size if crop_size is not None else (None, None)
 

@@ -125,3 +125,38 @@ def test_eval_pipeline_pads_mixed_sizes_with_ignore():
     x, y = next(make_eval_pipeline(ds, 2).as_numpy_iterator())
     assert x.shape == (2, 5, 6, 3) and y.shape == (2, 5, 6)
     assert (y[0, 4] == 255).all() and (y[1, :, 3:] == 255).all() and (x[1, :, 3:] == 0).all()
+
+
+def _rare_square_examples(count: int, size=(120, 160), square=12, seed=0):
+    """Masks of class 1 with one square of class 7 placed at random; the image's red channel marks the square."""
+    rng = np.random.default_rng(seed)
+    images = np.full((count, *size, 3), 100.0, np.float32)
+    masks = np.ones((count, *size), np.int32)
+    for image, mask in zip(images, masks, strict=True):
+        top, left = rng.integers(0, size[0] - square), rng.integers(0, size[1] - square)
+        mask[top:top + square, left:left + square] = 7
+        image[top:top + square, left:left + square, 0] = 250.0
+    return images, masks
+
+
+@pytest.mark.parametrize("probability", [0.0, 0.5, 1.0])
+def test_class_aware_crops_show_the_focus_class_as_often_as_asked(probability):
+    images, masks = _rare_square_examples(64)
+    ds = make_train_pipeline(_dataset(images, masks), 8, crop_size=(32, 32), seed=3, scale_range=None,
+                             augment=False, focus_classes=(7,), focus_probability=probability)
+    seen = []
+    for x, y in ds.as_numpy_iterator():
+        seen += list((y == 7).any(axis=(1, 2)))
+        np.testing.assert_array_equal(y == 7, x[..., 0] > 200)  # crops of the image and the mask alike
+    # A random 32×32 crop of a 120×160 frame holds part of a 12×12 square about (32+11)²/(89·129) = 16% of the time.
+    share = np.mean(seen)
+    expected = probability + (1 - probability) * 0.16
+    assert abs(share - expected) < 0.12, (probability, share)
+
+
+def test_bad_focus_classes_are_named():
+    images, masks = _rare_square_examples(2)
+    with pytest.raises(ValueError, match=r"focus_classes must be class labels from 1 to 254, got \[0\]"):
+        make_train_pipeline(_dataset(images, masks), 2, crop_size=(32, 32), focus_classes=(0, 7))
+    with pytest.raises(ValueError, match="focus_probability must be between 0 and 1, got 1.5"):
+        make_train_pipeline(_dataset(images, masks), 2, crop_size=(32, 32), focus_classes=(7,), focus_probability=1.5)
