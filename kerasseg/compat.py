@@ -18,8 +18,8 @@ from importlib import metadata
 
 # The releases (major.minor, both ends included) whose private code below was read and run: the bounds of
 # setup.py's range, where the private code is the same.
-KERAS_RELEASES = ((3, 10), (3, 15))
-TENSORFLOW_RELEASES = ((2, 19), (2, 21))
+KERAS_RELEASES = ((3, 15), (3, 15))
+TENSORFLOW_RELEASES = ((2, 20), (2, 21))
 
 
 class UnsupportedVersionError(RuntimeError):
