@@ -456,8 +456,8 @@ def run(argv=None) -> int:
 
 def main(argv=None) -> int:
     """Parses ``argv`` and runs the command; a user error prints ``kerasseg VERB: error: ...`` and returns 2, an
-    operating-system error (full disk, read-only folder, ...) one line naming the path and returns 2, Ctrl-C one
-    line and returns 130."""
+    operating-system error (full disk, read-only folder, ...) one line naming the path and returns 2, Ctrl-C (or
+    SIGTERM) one line and returns 130 (143)."""
     args = build_parser().parse_args(argv)
     with _remembered_interrupts() as interrupted:
         try:
@@ -465,15 +465,20 @@ def main(argv=None) -> int:
         except Exception as err:  # noqa: BLE001 - reported in one line below, or raised again
             return _failed(args, err, interrupted)
         except KeyboardInterrupt:
-            print(f"kerasseg {args.command}: interrupted (Ctrl-C){_interrupted(args)}", file=sys.stderr)
-            return 130
+            return _stopped(args, interrupted)
     return 0
 
 
+def _stopped(args, interrupted: list) -> int:
+    number = interrupted[0] if interrupted else signal.SIGINT
+    name = "Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name
+    print(f"kerasseg {args.command}: interrupted ({name}){_interrupted(args)}", file=sys.stderr)
+    return 128 + number
+
+
 def _failed(args, err: Exception, interrupted: list) -> int:
-    if interrupted:  # a native library turned Ctrl-C into an error of its own ("initialization failed")
-        print(f"kerasseg {args.command}: interrupted (Ctrl-C){_interrupted(args)}", file=sys.stderr)
-        return 130
+    if interrupted:  # a native library turned the interrupt into an error of its own ("initialization failed")
+        return _stopped(args, interrupted)
     # ImportError: an optional dependency is missing; ConnectionError: a download failed (offline)
     if isinstance(err, (ValueError, FileNotFoundError, ImportError, ConnectionError)):
         print(f"kerasseg {args.command}: error: {err}", file=sys.stderr)
@@ -488,8 +493,9 @@ def _failed(args, err: Exception, interrupted: list) -> int:
 
 @contextlib.contextmanager
 def _remembered_interrupts():
-    """Ctrl-C raises ``KeyboardInterrupt`` as usual and is remembered (in the list yielded), so that an interrupt
-    a native library reports as an error of its own is still reported as an interrupt."""
+    """Ctrl-C raises ``KeyboardInterrupt`` as usual, and so does SIGTERM (``kill``, a scheduler's preemption), so
+    that both leave no partial file; the signal is remembered (in the list yielded), so that an interrupt a native
+    library reports as an error of its own is still reported as an interrupt."""
     if threading.current_thread() is not threading.main_thread():
         yield []
         return
@@ -499,11 +505,12 @@ def _remembered_interrupts():
         seen.append(number)
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGINT, interrupt)
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield seen
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _interrupted(args) -> str:

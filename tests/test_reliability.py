@@ -166,6 +166,7 @@ ARG_CASES = {
     "class-weight-power-nan": (["--class-weight-power", "nan"], ["--class-weight-power", "nan"]),
     "init-from-missing": (["--init-from", "nowhere.keras"], ["--init-from", "nowhere.keras"]),
     "seed-negative": (["--seed", "-1"], ["--seed", "-1"]),
+    "data-dir-with-a-folder-spec": (["--data-dir", "elsewhere"], ["--data-dir", "names its folders itself"]),
 }
 
 
@@ -741,6 +742,17 @@ def test_a_custom_layer_missing_at_load_is_named(tmp_path, data, monkeypatch, ca
     assert code == 2 and "'reliability>Twice'" in one_line(err) and "register_keras_serializable" in err
 
 
+def test_a_file_for_a_folder_and_a_folder_for_a_file_are_named(world, data, tmp_path, capsys):
+    root, _ = data
+    code, _, err = run_cli(capsys, ["predict", "--model", world["model"], "--images", root / "images/val/0.png",
+                                    "--out", tmp_path / "p"])
+    assert code == 2 and "0.png is a file; give the folder of images" in one_line(err)
+    code, _, err = run_cli(capsys, ["predict", "--model", world["run"], "--images", root / "images/val",
+                                    "--out", tmp_path / "p"])
+    assert code == 2 and "is a folder; give the .keras file" in one_line(err)
+    assert not (tmp_path / "p").exists()
+
+
 def test_predict_refuses_two_images_of_one_name(world, data, tmp_path, capsys):
     root, _ = data
     rh.same_stem(root / "images/val/0.png")
@@ -853,11 +865,12 @@ def test_ctrl_c_during_training_is_one_line_and_the_run_resumes(world, tmp_path,
     assert code == 0 and "resuming" in out and log_epochs(run) == [str(e) for e in range(done + 1)]
 
 
-def test_ctrl_c_during_export_leaves_the_previous_pair(world, previous_export):
+@pytest.mark.parametrize("stop, code, words", [("SIGINT", 130, "(Ctrl-C)"), ("SIGTERM", 143, "(SIGTERM)")])
+def test_ctrl_c_or_kill_during_export_leaves_the_previous_pair(stop, code, words, world, previous_export):
     out, before = previous_export
     process = rh.cli_process(export_args(world, out), out.parent)
     rh.wait_for(out.parent / ".m.partial.tflite", process)  # converted, being checked
-    process.send_signal(signal.SIGINT)
-    code, _, err = rh.finish(process)
-    assert code == 130 and "interrupted (Ctrl-C)" in one_line(err)
+    process.send_signal(getattr(signal, stop))
+    status, _, err = rh.finish(process)
+    assert status == code and f"interrupted {words}" in one_line(err) and "m.tflite and its report" in err
     assert rh.snapshot(out.parent) == before and not [p for p in out.parent.iterdir() if p.name.startswith(".")]

@@ -152,6 +152,8 @@ def file_source(
     if spec == "isbi2012":
         return isbi.source(split, data_dir)
     if spec.startswith("folder:"):
+        if data_dir is not None:  # it would be silently ignored
+            raise ValueError(f"data_dir (--data-dir) {data_dir} is for named datasets; {spec} names its folders itself")
         return folder_source(spec, split, **folder_options)
     raise unknown_dataset(spec)
 

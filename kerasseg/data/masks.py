@@ -143,6 +143,8 @@ def _decoded(image: Image.Image, path, what: str) -> Image.Image:
 def list_images(folder) -> list[Path]:
     """The image files of ``folder`` (:data:`IMAGE_SUFFIXES`), sorted by name; an error when there are none."""
     folder = Path(folder)
+    if folder.is_file():
+        raise ValueError(f"{folder} is a file; give the folder of images it is in")
     if not folder.is_dir():
         raise FileNotFoundError(f"image folder {folder} does not exist")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)

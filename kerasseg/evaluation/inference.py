@@ -35,6 +35,8 @@ def load_model(path, compile: bool = True) -> keras.Model:
     import kerasseg.metrics  # noqa: F401
     import kerasseg.models  # noqa: F401
 
+    if Path(path).is_dir():
+        raise ValueError(f"model file {path} is a folder; give the .keras file (a run folder holds best.keras)")
     if not Path(path).is_file():
         raise FileNotFoundError(f"model file {path} does not exist")
     if Path(path).suffix.lower() in (".tflite", ".onnx"):
