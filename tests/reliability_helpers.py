@@ -150,6 +150,13 @@ def cli_process(argv, cwd, permission_override: bool = True) -> subprocess.Popen
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+def helper_process(point: str, argv, cwd) -> subprocess.Popen:
+    """This script in a process of its own: the CLI with ``point`` patched in (see :func:`_patch`)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen([sys.executable, __file__, point, *map(str, argv)], cwd=cwd, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
 def finish(proc: subprocess.Popen, timeout: float = 300) -> tuple[int, str, str]:
     """``(exit status, stdout, stderr)`` of a finished CLI process; no Python trace may reach the user."""
     out, err = proc.communicate(timeout=timeout)
@@ -270,13 +277,36 @@ def _patch(point: str) -> None:
                 _die()
 
         os.replace = replace_around_death
+    elif point == "export-waits":  # the export's lock held until a file "go" appears in the working folder
+        from kerasseg.export import workflow
+
+        convert = workflow._convert_and_check
+
+        def wait_then_convert(*args, **kwargs):
+            while not Path("go").exists():
+                time.sleep(0.02)
+            return convert(*args, **kwargs)
+
+        workflow._convert_and_check = wait_then_convert
+    elif point == "export-waits-in-check":  # converted to its partial file, its check waiting for "go"
+        from kerasseg.export import workflow
+
+        check = workflow.parity_report
+
+        def wait_then_check(*args, **kwargs):
+            while not Path("go").exists():
+                time.sleep(0.02)
+            return check(*args, **kwargs)
+
+        workflow.parity_report = wait_then_check
     else:
         raise SystemExit(f"unknown kill point {point!r}")
 
 
 if __name__ == "__main__":
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    _patch(sys.argv[1])
-    from kerasseg import cli
+    import kerasseg.cli as cli  # (``from kerasseg import cli`` would load kerasseg.models, and TensorFlow, first)
 
+    cli._quiet_native_logging()  # as the kerasseg program, before _patch imports TensorFlow
+    _patch(sys.argv[1])
     sys.exit(cli.main(sys.argv[2:]))

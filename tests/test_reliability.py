@@ -495,10 +495,11 @@ def test_a_second_export_to_the_same_file_is_refused(world, previous_export, cap
     from kerasseg.export import read_report
 
     out, _ = previous_export
-    first = rh.cli_process(export_args(world, out), out.parent)
+    first = rh.helper_process("export-waits", export_args(world, out), out.parent)  # holds the lock until "go"
     rh.wait_for(out.parent / ".m.tflite.lock", first)
     code, _, err = run_cli(capsys, export_args(world, out))
     assert code == 2 and "m.tflite" in one_line(err) and f"process {first.pid}" in err
+    (out.parent / "go").touch()
     assert rh.finish(first)[0] == 0
     assert read_report(str(out))["passed"] and not (out.parent / ".m.tflite.lock").exists()
 
@@ -868,8 +869,8 @@ def test_ctrl_c_during_training_is_one_line_and_the_run_resumes(world, tmp_path,
 @pytest.mark.parametrize("stop, code, words", [("SIGINT", 130, "(Ctrl-C)"), ("SIGTERM", 143, "(SIGTERM)")])
 def test_ctrl_c_or_kill_during_export_leaves_the_previous_pair(stop, code, words, world, previous_export):
     out, before = previous_export
-    process = rh.cli_process(export_args(world, out), out.parent)
-    rh.wait_for(out.parent / ".m.partial.tflite", process)  # converted, being checked
+    process = rh.helper_process("export-waits-in-check", export_args(world, out), out.parent)
+    rh.wait_for(out.parent / ".m.partial.tflite", process)  # converted, being checked (until "go", never given)
     process.send_signal(getattr(signal, stop))
     status, _, err = rh.finish(process)
     assert status == code and f"interrupted {words}" in one_line(err) and "m.tflite and its report" in err
