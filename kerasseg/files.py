@@ -88,8 +88,8 @@ def check_outside(out, name: str, inputs: dict) -> None:
         if folder is not None and overlap(out, folder):
             relation = _relation(out, folder)
             raise ValueError(
-                f"{name} {out} {relation} {what} {folder}: outputs must not be written among the inputs "
-                f"(a restart would move them aside, outputs could be read back as inputs); choose one outside it"
+                f"{name} {out} {relation} {what} {folder}: outputs are never written among the inputs (they "
+                "could be read back as data, or moved aside with a restarted run); choose one outside it"
             )
 
 
@@ -142,5 +142,5 @@ def ensure_space(folder, need: int) -> None:
 
     free = shutil.disk_usage(folder).free
     if free < need:
-        raise OSError(errno.ENOSPC, f"No space left on device: {need / 1e6:.1f} MB needed, {free / 1e6:.1f} MB free",
+        raise OSError(errno.ENOSPC, f"No space left on device: {need / 1e6:.3g} MB needed, {free / 1e6:.3g} MB free",
                       str(folder))

@@ -565,17 +565,26 @@ def test_a_nan_model_writes_no_predictions_and_scores_nothing(world, nan_model, 
 
 # --- outputs never inside inputs ---------------------------------------------------------------------------
 OVERLAP_CASES = {
-    "train-out-holds-the-data": (lambda d, s: train_args(s, d), "holds the image folder"),
-    "train-out-is-the-mask-folder": (lambda d, s: train_args(s, d / "masks"), "is the mask folder"),
-    "train-out-inside-the-images": (lambda d, s: train_args(s, d / "images" / "train" / "run"), "is inside"),
+    "train-out-holds-the-data": (lambda d, s, m: train_args(s, d), "holds the image folder"),
+    "train-out-is-the-mask-folder": (lambda d, s, m: train_args(s, d / "masks"), "is the mask folder"),
+    "train-out-inside-the-images": (lambda d, s, m: train_args(s, d / "images" / "train" / "run"), "is inside"),
     "train-out-inside-the-camvid-folder": (
-        lambda d, s: train_args("camvid", d / "run", "--data-dir", d), "is inside the camvid folder"),
-    "predict-out-is-the-images": (lambda d, s: ["predict", "--images", d / "images/val", "--out", d / "images/val"],
-                                  "is --images"),
-    "predict-out-holds-the-images": (lambda d, s: ["predict", "--images", d / "images/val", "--out", d / "images"],
-                                     "holds --images"),
+        lambda d, s, m: train_args("camvid", d / "run", "--data-dir", d), "is inside the camvid folder"),
+    "predict-out-is-the-images": (
+        lambda d, s, m: ["predict", "--model", m, "--images", d / "images/val", "--out", d / "images/val"],
+        "is --images"),
+    "predict-out-holds-the-images": (
+        lambda d, s, m: ["predict", "--model", m, "--images", d / "images/val", "--out", d / "images"],
+        "holds --images"),
     "predict-out-inside-the-images": (
-        lambda d, s: ["predict", "--images", d / "images/val", "--out", d / "images/val/p"], "is inside --images"),
+        lambda d, s, m: ["predict", "--model", m, "--images", d / "images/val", "--out", d / "images/val/p"],
+        "is inside --images"),
+    "export-out-inside-the-checked-images": (
+        lambda d, s, m: ["export", m, "--input-size", "32", "32", "--check", d / "images/val",
+                         "--out", d / "images/val/m.tflite"], "is inside the image folder"),
+    "export-out-inside-the-calibration-dataset": (
+        lambda d, s, m: ["export", m, "--input-size", "32", "32", "--quantization", "int8", "--calibration", s,
+                         "--out", d / "masks/m.tflite"], "is inside the mask folder"),
 }
 
 
@@ -583,10 +592,8 @@ OVERLAP_CASES = {
 def test_an_output_among_the_inputs_is_refused_before_anything_is_written(case, world, data, capsys):
     root, spec = data
     argv, words = OVERLAP_CASES[case]
-    argv = argv(root, spec)
-    argv += ["--model", world["model"]] if argv[0] == "predict" else []
     before = rh.snapshot(root)
-    code, _, err = run_cli(capsys, argv)
+    code, _, err = run_cli(capsys, argv(root, spec, world["model"]))
     assert code == 2 and words in one_line(err) and "--out" in err, err
     assert rh.snapshot(root) == before and not list(root.rglob("*.lock"))
 

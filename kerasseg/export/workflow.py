@@ -12,7 +12,7 @@ from kerasseg.export.onnx import DEFAULT_OPSET, check_opset, to_onnx
 from kerasseg.export.parity import parity_report, report_path, write_report
 from kerasseg.export.preparation import prepare
 from kerasseg.export.tflite import check_quantization, write_tflite
-from kerasseg.files import partial_path, settle_record
+from kerasseg.files import check_outside, partial_path, settle_record
 from kerasseg.locks import OutputLock
 
 FORMATS = ("tflite", "onnx")
@@ -46,6 +46,8 @@ def export_checked(model: keras.Model | str, out: str, fmt: str = "tflite", quan
     opset = DEFAULT_OPSET if opset is None else opset
     check_opset(opset)
     check_output(out, fmt)
+    for source in (check, calibration):
+        check_outside(out, "out (--out)", _source_folders(source, data_dir))
     with OutputLock(out, "out (--out)"):  # one writer per export: a second export to the same file is refused
         if isinstance(model, str):
             from kerasseg.evaluation import load_model
@@ -98,6 +100,17 @@ def failed_path(out: str) -> str:
     """Where an export that failed its check is kept: ``model.failed.tflite`` beside ``model.tflite``."""
     stem, suffix = os.path.splitext(out)
     return f"{stem}.failed{suffix}"
+
+
+def _source_folders(source: str | None, data_dir: str | None) -> dict:
+    """The folders a --check or --calibration source reads: a folder of images, or a dataset's folders."""
+    if source is None:
+        return {}
+    if os.path.isdir(source):
+        return {"the image folder": source}
+    from kerasseg.data.datasets import input_folders
+
+    return input_folders(source, data_dir)
 
 
 def _calibration(quantization, calibration, check, size, split, limit, data_dir) -> CheckData | None:
