@@ -294,8 +294,8 @@ def prepare_run_dir(out: Path, config: dict, epochs: int, restart: bool, verbose
 
 
 def remove_partials(out: Path) -> None:
-    """Removes the temporary files of writes that a failure or Ctrl-C cut short (never a finished file, never a
-    pending record, which the next start settles)."""
+    """Removes the temporary files of writes that a failure, Ctrl-C or a kill cut short (never a finished file,
+    never a pending record, which the next start settles)."""
     for path in [*out.glob(".*.partial.*"), out / "backup" / "partial.weights.h5"]:
         if path.is_file():
             path.unlink()
@@ -318,6 +318,8 @@ def one_writer(train):
             lock.acquire()
             if lock.stale and arguments.get("verbose", 1):
                 print(f"{out}: taking over the lock of process {lock.stale['pid']}, which ended without releasing it")
+            if out.is_dir():  # what a killed writer left half-written: no one else writes here now
+                remove_partials(out)
         try:
             return train(*args, **kwargs)
         except BaseException:

@@ -277,6 +277,20 @@ def _patch(point: str) -> None:
                 _die()
 
         os.replace = replace_around_death
+    elif point == "predict-write":  # the second PNG of predict written under its temporary name, not renamed
+        from kerasseg.evaluation import visualize
+        from kerasseg.files import partial_path
+
+        save, calls = visualize.save_png, []
+
+        def save_then_die(image, path):
+            calls.append(path)
+            if len(calls) == 2:
+                image.save(partial_path(path), format="PNG")
+                _die()
+            return save(image, path)
+
+        visualize.save_png = save_then_die
     elif point == "export-waits":  # the export's lock held until a file "go" appears in the working folder
         from kerasseg.export import workflow
 

@@ -122,6 +122,8 @@ def predict_folder(
     paths = list_images(images_dir)
     with OutputLock(out_dir, "out_dir (--out)"):
         Path(out_dir).mkdir(parents=True, exist_ok=True)
+        for partial in Path(out_dir).glob("**/.*.partial.png"):  # left by a killed run; no one else writes here
+            partial.unlink()
         if legend is not None:
             write_legend(Path(out_dir) / "legend.png", legend, palette)
         return _predict_each(model, paths, Path(out_dir), palette, scales, flip, crop_size, alpha)
