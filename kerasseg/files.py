@@ -108,20 +108,28 @@ def describe_os_error(err: OSError, output=None) -> str:
     path = err.filename or output or "?"
     name = errno.errorcode.get(err.errno, "") if err.errno else ""
     cause = f"{err.strerror or err} ({name})" if name else str(err.strerror or err)
-    return f"{path}: {cause}{_what_to_do(err.errno, path)}"
+    return f"{path}: {cause}{_what_to_do(err.errno, path, output)}"
 
 
-def _what_to_do(number, path) -> str:
+def _what_to_do(number, path, output) -> str:
     import errno
 
     if number == errno.ENOSPC:
         return "; free some space (or choose another --out) and run the same command again"
     if number in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return "; choose an --out where you may write"
+        return "; choose an --out where you may write" if _written(path, output) else "; check its permissions"
     if number in (errno.ENOTDIR, errno.EEXIST):
         blocker = next((p for p in _ancestors(path) if os.path.exists(p) and not os.path.isdir(p)), None)
         return f"; {blocker} is a file, not a folder" if blocker else ""
     return ""
+
+
+def _written(path, output) -> bool:
+    """Whether ``path`` is the command's ``output``, inside it, or beside it (its lock, its temporary files)."""
+    if output is None:
+        return False
+    path, output = os.path.abspath(path), os.path.abspath(output)
+    return path == output or path.startswith(output + os.sep) or os.path.dirname(path) == os.path.dirname(output)
 
 
 def _ancestors(path) -> list[str]:

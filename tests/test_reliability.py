@@ -836,6 +836,16 @@ def test_a_folder_without_write_permission_is_one_line(command, world, tmp_path)
     assert not list(locked.iterdir())
 
 
+def test_an_unreadable_image_folder_is_one_line(world, data, tmp_path):
+    root, _ = data
+    (root / "images/val").chmod(0o000)
+    argv = ["predict", "--model", world["model"], "--images", root / "images/val", "--out", tmp_path / "p"]
+    code, _, err = rh.finish(rh.cli_process(argv, tmp_path, permission_override=False))
+    (root / "images/val").chmod(0o755)
+    line = one_line(err)
+    assert code == 2 and f"{root / 'images/val'}: Permission denied (EACCES); check its permissions" in line
+
+
 def test_a_full_disk_during_training_is_one_line_and_the_run_resumes(world, tmp_path, capsys):
     with rh.tmpfs(tmp_path / "disk", "1m") as disk:
         run = disk / "run"
