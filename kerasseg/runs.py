@@ -11,6 +11,7 @@ import functools
 import inspect
 import json
 import math
+import numbers
 import os
 import time
 from pathlib import Path
@@ -68,7 +69,7 @@ def end_progress_line(callback: keras.callbacks.Callback) -> None:
 
 def finite_logs(logs) -> bool:
     """Whether every loss and metric Keras reports is a finite number (a diverged run reports NaN or inf)."""
-    return all(math.isfinite(float(v)) for v in (logs or {}).values() if isinstance(v, int | float))
+    return all(math.isfinite(float(v)) for v in (logs or {}).values() if isinstance(v, numbers.Real))
 
 
 class BestModelCheckpoint(keras.callbacks.Callback):
@@ -132,7 +133,7 @@ class StopOnNonFinite(keras.callbacks.Callback):
         self.epoch = epoch
 
     def _stop(self, where: str, logs) -> None:
-        bad = ", ".join(f"{k} {v}" for k, v in logs.items() if isinstance(v, int | float) and not math.isfinite(v))
+        bad = ", ".join(f"{k} {v}" for k, v in logs.items() if isinstance(v, numbers.Real) and not math.isfinite(v))
         rate = self._learning_rate()
         end_progress_line(self)
         raise TrainingDiverged(
