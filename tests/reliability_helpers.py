@@ -11,6 +11,7 @@ import errno
 import hashlib
 import io
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -164,6 +165,18 @@ def finish(proc: subprocess.Popen, timeout: float = 300) -> tuple[int, str, str]
     return proc.returncode, out, err
 
 
+def interrupt(proc: subprocess.Popen, number: int = signal.SIGINT, tries: int = 3, patience: float = 60) -> None:
+    """Sends ``number`` (Ctrl-C) as a user would: again if the process still runs after ``patience`` seconds (a
+    native library, TensorFlow's, may swallow the KeyboardInterrupt of a signal that lands inside it)."""
+    for _ in range(tries):
+        proc.send_signal(number)
+        try:
+            proc.wait(timeout=patience)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 180) -> None:
     """Waits until ``path`` exists while ``proc`` runs; fails with the process's output if it ends first."""
     deadline = time.monotonic() + timeout
@@ -308,6 +321,7 @@ def _patch(point: str) -> None:
         check = workflow.parity_report
 
         def wait_then_check(*args, **kwargs):
+            Path("waiting").touch()  # the test signals only now: the signal lands in Python, not in native code
             while not Path("go").exists():
                 time.sleep(0.02)
             return check(*args, **kwargs)

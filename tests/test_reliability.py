@@ -883,7 +883,7 @@ def test_ctrl_c_during_training_is_one_line_and_the_run_resumes(world, tmp_path,
     run = tmp_path / "run"
     process = rh.cli_process(train_args(world["spec"], run, "--seed", "0", epochs=500), tmp_path)
     rh.wait_for(run / "backup" / "training_metadata.json", process)
-    process.send_signal(signal.SIGINT)
+    rh.interrupt(process)
     code, _, err = rh.finish(process)
     assert code == 130 and "interrupted (Ctrl-C)" in one_line(err) and "resume" in err
     assert not [p for p in run.rglob("*") if "partial" in p.name or "pending" in p.name]
@@ -897,7 +897,9 @@ def test_ctrl_c_during_training_is_one_line_and_the_run_resumes(world, tmp_path,
 def test_ctrl_c_or_kill_during_export_leaves_the_previous_pair(stop, code, words, world, previous_export):
     out, before = previous_export
     process = rh.helper_process("export-waits-in-check", export_args(world, out), out.parent)
-    rh.wait_for(out.parent / ".m.partial.tflite", process)  # converted, being checked (until "go", never given)
+    rh.wait_for(out.parent / "waiting", process)  # converted to its partial file, being checked ("go" never comes)
+    (out.parent / "waiting").unlink()
+    assert (out.parent / ".m.partial.tflite").is_file()
     process.send_signal(getattr(signal, stop))
     status, _, err = rh.finish(process)
     assert status == code and f"interrupted {words}" in one_line(err) and "m.tflite and its report" in err
