@@ -370,8 +370,8 @@ def check_arguments(**values) -> None:
     if decay is not None and not (math.isfinite(decay) and decay >= 0):
         fail("weight_decay", ">= 0")
     low, high = values["scale_range"]
-    if not 0 < low <= high:
-        fail("scale_range", "LOW HIGH with 0 < LOW <= HIGH")
+    if not 0.1 <= low <= high <= 4:  # beyond, crops are all padding or images blow up memory (x1000: 360k pixels high)
+        fail("scale_range", "LOW HIGH with 0.1 <= LOW <= HIGH <= 4")
     if not math.isfinite(values["class_weight_power"]):
         fail("class_weight_power", "a finite number")
     if values["aux_weight"] < 0:

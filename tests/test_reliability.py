@@ -161,6 +161,7 @@ ARG_CASES = {
     "classes-0": (["--classes", "0"], ["classes", "got 0"]),
     "input-size-0": (["--input-size", "0", "32"], ["--input-size"]),
     "scale-range-reversed": (["--scale-range", "2", "1"], ["--scale-range"]),
+    "scale-range-huge": (["--scale-range", "0.5", "1000"], ["--scale-range", "<= 4"]),
     "weight-decay-negative": (["--weight-decay", "-1"], ["--weight-decay"]),
     "unknown-model": (["--model", "nosuchnet"], ["nosuchnet"]),
     "class-weight-power-nan": (["--class-weight-power", "nan"], ["--class-weight-power", "nan"]),
