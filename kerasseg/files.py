@@ -3,6 +3,7 @@ file it describes, so that a (file, record) pair is replaced together."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -48,3 +49,106 @@ def settle_record(pending, record, described) -> None:
         os.replace(pending, record)
     else:
         os.remove(pending)
+
+
+def partial_path(path) -> str:
+    """The hidden temporary name a file is written under beside ``path``, keeping its suffix (Keras and PIL choose
+    the format by it): ``best.keras`` → ``.best.partial.keras``."""
+    folder, name = os.path.split(os.path.abspath(path))
+    stem, suffix = os.path.splitext(name)
+    return os.path.join(folder, f".{stem}.partial{suffix}")
+
+
+@contextlib.contextmanager
+def replacing(path):
+    """Yields the temporary path to write ``path``'s new content to; renames it onto ``path`` when the block
+    ends, or removes it when the block raises (a full disk, Ctrl-C): ``path`` is replaced whole or left as it was,
+    and no partial file stays behind."""
+    tmp = partial_path(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def overlap(a, b) -> bool:
+    """Whether folder ``a`` is ``b``, inside it, or holds it (symbolic links resolved)."""
+    a, b = os.path.realpath(a), os.path.realpath(b)
+    return a == b or a.startswith(b.rstrip(os.sep) + os.sep) or b.startswith(a.rstrip(os.sep) + os.sep)
+
+
+def check_outside(out, name: str, inputs: dict) -> None:
+    """Refuses an output ``out`` (the argument ``name``, e.g. "out_dir (--out)") that is, is inside or holds one
+    of the ``inputs`` (``{what: folder}``): writing there, or moving it aside on a restart, would change the
+    inputs themselves."""
+    for what, folder in inputs.items():
+        if folder is not None and overlap(out, folder):
+            relation = _relation(out, folder)
+            raise ValueError(
+                f"{name} {out} {relation} {what} {folder}: outputs are never written among the inputs (they "
+                "could be read back as data, or moved aside with a restarted run); choose one outside it"
+            )
+
+
+def _relation(out, folder) -> str:
+    out, folder = os.path.realpath(out), os.path.realpath(folder)
+    if out == folder:
+        return "is"
+    return "is inside" if out.startswith(folder.rstrip(os.sep) + os.sep) else "holds"
+
+
+def describe_os_error(err: OSError, output=None) -> str:
+    """One line for an operating-system error: the path (``err.filename``, else ``output``, the command's output),
+    the cause with its errno name, and what to do."""
+    import errno
+
+    path = err.filename or output or "?"
+    name = errno.errorcode.get(err.errno, "") if err.errno else ""
+    cause = f"{err.strerror or err} ({name})" if name else str(err.strerror or err)
+    return f"{path}: {cause}{_what_to_do(err.errno, path, output)}"
+
+
+def _what_to_do(number, path, output) -> str:
+    import errno
+
+    if number == errno.ENOSPC:
+        return "; free some space (or choose another --out) and run the same command again"
+    if number in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "; choose an --out where you may write" if _written(path, output) else "; check its permissions"
+    if number in (errno.ENOTDIR, errno.EEXIST):
+        blocker = next((p for p in _ancestors(path) if os.path.exists(p) and not os.path.isdir(p)), None)
+        return f"; {blocker} is a file, not a folder" if blocker else ""
+    return ""
+
+
+def _written(path, output) -> bool:
+    """Whether ``path`` is the command's ``output``, inside it, or beside it (its lock, its temporary files)."""
+    if output is None:
+        return False
+    path, output = os.path.abspath(path), os.path.abspath(output)
+    return path == output or path.startswith(output + os.sep) or os.path.dirname(path) == os.path.dirname(output)
+
+
+def _ancestors(path) -> list[str]:
+    """``path`` and the folders above it, the root first."""
+    path, found = os.path.abspath(path), []
+    while os.path.dirname(path) != path:
+        found.append(path)
+        path = os.path.dirname(path)
+    return found[::-1]
+
+
+def ensure_space(folder, need: int) -> None:
+    """Raises ``OSError(ENOSPC)`` naming ``folder`` when it has less than ``need`` bytes free: checked before a
+    write whose writer reports a full disk badly (h5py, which Keras saves weights with, only warns from its
+    garbage collector, or crashes, and leaves a torn file)."""
+    import errno
+    import shutil
+
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise OSError(errno.ENOSPC, f"No space left on device: {need / 1e6:.3g} MB needed, {free / 1e6:.3g} MB free",
+                      str(folder))

@@ -13,13 +13,16 @@ import keras
 from keras import ops
 
 from kerasseg.data.info import IGNORE_LABEL
+from kerasseg.labels import checked_labels
 
 
-def _labels_and_logits(y_true, y_pred):
-    """Returns int32 labels (batch, H, W) and float32 logits; accepts masks with a trailing channel of 1."""
+def _labels_and_logits(y_true, y_pred, ignore_label: int):
+    """Returns int32 labels (batch, H, W) and float32 logits; accepts masks with a trailing channel of 1. Labels
+    outside ``[0, classes)`` that are not ``ignore_label`` are refused (:func:`kerasseg.labels.checked_labels`)."""
     if len(y_true.shape) == len(y_pred.shape):
         y_true = ops.squeeze(y_true, axis=-1)
-    return ops.cast(y_true, "int32"), ops.cast(y_pred, "float32")
+    labels = checked_labels(ops.cast(y_true, "int32"), y_pred.shape[-1], ignore_label)
+    return labels, ops.cast(y_pred, "float32")
 
 
 def _flat_valid(y_true, y_pred, ignore_label: int):
@@ -27,7 +30,7 @@ def _flat_valid(y_true, y_pred, ignore_label: int):
 
     Ignored pixels get label 0 and mask 0, so every later sum multiplies them away.
     """
-    labels, logits = _labels_and_logits(y_true, y_pred)
+    labels, logits = _labels_and_logits(y_true, y_pred, ignore_label)
     classes = logits.shape[-1]
     labels = ops.reshape(labels, (-1,))
     probs = ops.reshape(ops.softmax(logits, axis=-1), (-1, classes))
@@ -90,7 +93,7 @@ class SegmentationCrossEntropy(keras.losses.Loss):
         self.ignore_label = int(ignore_label)
 
     def call(self, y_true, y_pred):
-        labels, logits = _labels_and_logits(y_true, y_pred)
+        labels, logits = _labels_and_logits(y_true, y_pred, self.ignore_label)
         if self.class_weights is not None and len(self.class_weights) != logits.shape[-1]:
             raise ValueError(
                 f"class_weights has {len(self.class_weights)} entries but the logits have {logits.shape[-1]} classes"

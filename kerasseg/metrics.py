@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from kerasseg.data.info import IGNORE_LABEL
+from kerasseg.labels import check_label_array, checked_labels
 
 
 def confusion_matrix(y_true, y_pred, num_classes: int, ignore_label: int = IGNORE_LABEL) -> np.ndarray:
@@ -27,14 +28,9 @@ def confusion_matrix(y_true, y_pred, num_classes: int, ignore_label: int = IGNOR
     y_pred = np.asarray(y_pred).astype(np.int64).ravel()
     if y_true.shape != y_pred.shape:
         raise ValueError(f"labels have {y_true.size} pixels but predictions have {y_pred.size}")
+    check_label_array(y_true, num_classes, ignore_label)
     keep = y_true != ignore_label
     y_true, y_pred = y_true[keep], y_pred[keep]
-    bad = (y_true < 0) | (y_true >= num_classes)
-    if bad.any():
-        raise ValueError(
-            f"mask label {int(y_true[bad][0])} is outside 0..{num_classes - 1} and is not the ignore label "
-            f"{ignore_label}; check the dataset's class count"
-        )
     if ((y_pred < 0) | (y_pred >= num_classes)).any():
         raise ValueError(f"predicted labels must lie in 0..{num_classes - 1}")
     counts = np.bincount(y_true * num_classes + y_pred, minlength=num_classes * num_classes)
@@ -133,8 +129,8 @@ class MeanIoU(keras.metrics.MeanIoU):
 
     Use in ``model.compile(metrics=[MeanIoU(classes)])``: the argmax over the class axis happens inside.
     ``scores()`` gives per-class IoU, class-average and global accuracy of the accumulated matrix, and
-    ``summary(class_names)`` prints them. Out-of-range labels other than ``ignore_label`` are dropped by Keras
-    (use :func:`confusion_matrix` to have them reported as errors).
+    ``summary(class_names)`` prints them. Labels outside ``[0, num_classes)`` other than ``ignore_label`` are
+    refused as the losses refuse them (:func:`kerasseg.labels.checked_labels`), not silently dropped.
     """
 
     def __init__(self, num_classes: int, ignore_label: int = IGNORE_LABEL, name: str = "miou", dtype=None):
@@ -151,6 +147,7 @@ class MeanIoU(keras.metrics.MeanIoU):
     def update_state(self, y_true, y_pred, sample_weight=None):
         if len(y_true.shape) == len(y_pred.shape):
             y_true = keras.ops.squeeze(y_true, axis=-1)
+        y_true = checked_labels(keras.ops.cast(y_true, "int32"), self.num_classes, self.ignore_label)
         return super().update_state(y_true, y_pred, sample_weight)
 
     def confusion_matrix(self) -> np.ndarray:

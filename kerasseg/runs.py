@@ -7,14 +7,20 @@ finished epoch: weights with the optimizer state, and ``training_metadata.json``
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
+import math
+import numbers
 import os
 import time
 from pathlib import Path
 
 import keras
+import numpy as np
 
-from kerasseg.files import settle_record, sha256, write_atomic
+from kerasseg.files import ensure_space, replacing, settle_record, sha256, write_atomic
+from kerasseg.locks import OutputLock
 
 
 def write_text(path: Path, text: str) -> None:
@@ -24,10 +30,46 @@ def write_text(path: Path, text: str) -> None:
 def save_model(model: keras.Model, path) -> Path:
     """``model.save`` under a temporary ``.keras`` name, then an atomic rename onto ``path``."""
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.partial.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    ensure_space(path.parent, saved_size(model))
+    with replacing(path) as tmp:
+        model.save(tmp)
     return path
+
+
+def saved_size(model: keras.Model) -> int:
+    """A generous estimate of the bytes of ``model.save`` or of a weights backup: the variables (the optimizer's
+    too) plus what h5py adds per variable (measured: about 2.3 KiB)."""
+    variables = list(model.variables) + list(getattr(model.optimizer, "variables", None) or [])
+    data = sum(math.prod(v.shape) * np.dtype(v.dtype).itemsize for v in variables)
+    return data + 4096 * len(variables) + 32768
+
+
+class DiskSpaceCheck(keras.callbacks.Callback):
+    """At the end of each epoch, before anything of it is written: room in ``folder`` for a best model and a
+    backup (:func:`saved_size` each), else a clean ``ENOSPC`` naming the folder, and the epoch is redone on the
+    next run. (h5py meets a full disk with warnings or a crash, leaving torn files.)"""
+
+    def __init__(self, folder):
+        super().__init__()
+        self.folder = Path(folder)
+
+    def on_epoch_end(self, epoch, logs=None):
+        try:
+            ensure_space(self.folder, 2 * saved_size(self.model))
+        except OSError:
+            end_progress_line(self)
+            raise
+
+
+def end_progress_line(callback: keras.callbacks.Callback) -> None:
+    """Ends the line of Keras' progress bar, so that an error stopping training gets a line of its own."""
+    if callback.params.get("verbose"):
+        print(flush=True)
+
+
+def finite_logs(logs) -> bool:
+    """Whether every loss and metric Keras reports is a finite number (a diverged run reports NaN or inf)."""
+    return all(math.isfinite(float(v)) for v in (logs or {}).values() if isinstance(v, numbers.Real))
 
 
 class BestModelCheckpoint(keras.callbacks.Callback):
@@ -56,13 +98,55 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is None or (self.best is not None and value <= self.best[self.monitor]):
             return
-        tmp = self.path.with_name(f".{self.path.stem}.partial.keras")
-        self.model.save(tmp)
-        best = {"epoch": epoch + 1, self.monitor: float(value), "sha256": sha256(tmp)}
-        write_text(self.pending_path, json.dumps(best))
-        os.replace(tmp, self.path)
-        os.replace(self.pending_path, self.record_path)
+        if not finite_logs(logs):  # a diverged model's argmax can still score: never call it the best
+            return
+        try:
+            with replacing(self.path) as tmp:
+                self.model.save(tmp)
+                best = {"epoch": epoch + 1, self.monitor: float(value), "sha256": sha256(tmp)}
+                write_text(self.pending_path, json.dumps(best))
+            os.replace(self.pending_path, self.record_path)
+        except BaseException:  # a full disk, Ctrl-C: leave the old pair or the new one, no pending record
+            settle_record(self.pending_path, self.record_path, self.path)
+            raise
         self.best = best
+
+
+class TrainingDiverged(ValueError):
+    """The loss (or a metric) became NaN or infinite."""
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stops training with :class:`TrainingDiverged` at the first step whose loss is NaN or infinite, naming the
+    epoch, the step and what to try; placed first, so that no later callback logs, checkpoints or backs up the
+    diverged epoch (``best.keras`` and ``backup/`` keep the last finite one)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not finite_logs(logs):
+            self._stop(f"step {batch + 1}", logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not finite_logs(logs):
+            self._stop("validation", logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def _stop(self, where: str, logs) -> None:
+        bad = ", ".join(f"{k} {v}" for k, v in logs.items() if isinstance(v, numbers.Real) and not math.isfinite(v))
+        rate = self._learning_rate()
+        end_progress_line(self)
+        raise TrainingDiverged(
+            f"training diverged at epoch {getattr(self, 'epoch', 0) + 1}, {where}: {bad}; nothing of this epoch "
+            f"was kept. Try a lower learning rate (learning_rate / --lr{rate}), check the data and class "
+            "weights, then start over with --restart (restart=True)"
+        )
+
+    def _learning_rate(self) -> str:
+        try:
+            return f", now {float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)):.3g}"
+        except (AttributeError, TypeError, ValueError):
+            return ""
 
 
 
@@ -150,24 +234,21 @@ def trim_log(path: Path, epochs: int) -> None:
 RUN_FILES = ("run.json", "log.csv", "best.keras", "best.json", "last.keras", "backup")
 
 
-def prepare_run_dir(out: Path, config: dict, epochs: int, restart: bool, verbose: int) -> int:
-    """The finished epochs to resume from (0: a new run); refuses to discard or to mix runs.
+def check_run_dir(out: Path, config: dict, epochs: int, restart: bool) -> tuple[int, bool]:
+    """``(finished epochs to resume from, whether a previous run is to be moved aside)``; refuses to discard or to
+    mix runs. Writes nothing: :func:`start_run_dir` acts on the answer once everything else was checked.
 
-    ``restart`` moves a previous run to ``<out>-replaced-<time>``. Otherwise a run folder is resumed or extended
-    with the options it was started with, or the call is refused with what to do.
+    ``restart`` moves a previous run aside. Otherwise a run folder is resumed or extended with the options it
+    was started with (a run whose epochs are done but whose final files are not is finished), or the call is
+    refused with what to do.
     """
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder")
     found = [name for name in RUN_FILES if (out / name).exists()]
-    if found and restart:
-        moved = out.with_name(f"{out.name}-replaced-{time.strftime('%Y%m%d-%H%M%S')}")
-        os.replace(out, moved)
-        if verbose:
-            print(f"restart: the previous run in {out} was moved to {moved}")
-        found = []
-    out.mkdir(parents=True, exist_ok=True)
     if not found:
-        return 0
+        return 0, False
+    if restart:
+        return 0, True
     if not (out / "run.json").exists():
         raise ValueError(
             f"{out} holds files of a run that cannot be resumed ({', '.join(found)}); pass --restart "
@@ -185,12 +266,68 @@ def prepare_run_dir(out: Path, config: dict, epochs: int, restart: bool, verbose
             "or pass --restart (restart=True) to start over"
         )
     done = backup_epoch(out) or 0
-    if done >= epochs:
+    if done > epochs or (done == epochs and run_finished(out)):
         raise ValueError(
             f"{out} has already trained {done} epochs: pass --epochs N with N > {done} to train more, "
             "or --restart to start over"
         )
-    return done
+    return done, False
+
+
+def run_finished(out: Path) -> bool:
+    """Whether a run's final files were written: ``last.keras`` and, when it has a best model, its scores (a run
+    whose last step failed, e.g. on a validation split without labels, is finished by running it again)."""
+    return (out / "last.keras").exists() and ((out / "best_scores.json").exists() or not (out / "best.keras").exists())
+
+
+def start_run_dir(out: Path, replace: bool, verbose: int) -> None:
+    """Moves the previous run in ``out`` to ``<out>-replaced-<time>`` when ``replace``; makes sure ``out`` exists."""
+    if replace:
+        moved = out.with_name(f"{out.name}-replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(out, moved)
+        if verbose:
+            print(f"restart: the previous run in {out} was moved to {moved}")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def remove_partials(out: Path) -> None:
+    """Removes the temporary files of writes that a failure, Ctrl-C or a kill cut short (never a finished file,
+    never a pending record, which the next start settles)."""
+    for path in [*out.glob(".*.partial.*"), out / "backup" / "partial.weights.h5"]:
+        if path.is_file():
+            path.unlink()
+
+
+def one_writer(train):
+    """Decorator of ``train``: holds the lock of its ``out_dir`` while it runs (the chief of a multi-worker job:
+    the others write into their own folders), so a second run into the same folder is refused at once, and
+    removes the partial files of a run that fails or is interrupted."""
+    signature = inspect.signature(train)
+
+    @functools.wraps(train)
+    def locked(*args, **kwargs):
+        from kerasseg import distribute
+
+        arguments = signature.bind(*args, **kwargs).arguments
+        out = Path(arguments.get("out_dir", signature.parameters["out_dir"].default))
+        lock = OutputLock(out, "out_dir (--out)") if distribute.is_chief() else None
+        if lock is not None:
+            lock.acquire()
+            if lock.stale and arguments.get("verbose", 1):
+                print(f"{out}: taking over the lock of process {lock.stale['pid']}, which ended without releasing it")
+            if out.is_dir():  # what a killed writer left half-written: no one else writes here now
+                remove_partials(out)
+        try:
+            return train(*args, **kwargs)
+        except BaseException:
+            if out.is_dir():
+                remove_partials(out)
+            raise
+        finally:
+            if lock is not None:
+                lock.release()
+
+    return locked
 
 
 def run_config(model, data, val, **options) -> dict:

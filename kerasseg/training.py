@@ -21,19 +21,25 @@ from pathlib import Path
 import keras
 
 from kerasseg import compat, distribute
+from kerasseg.data.datasets import input_folders
 from kerasseg.data.info import IGNORE_LABEL
 from kerasseg.evaluation import evaluate, output_classes
+from kerasseg.files import check_outside
 from kerasseg.losses import get_loss
 from kerasseg.metrics import MeanIoU, SegmentationScores
 from kerasseg.models.contract import AUX_LOSS_WEIGHT
 from kerasseg.optimizers import OPTIMIZERS, make_optimizer, poly_learning_rate  # noqa: F401
 from kerasseg.runs import (
     BestModelCheckpoint,
+    DiskSpaceCheck,
     EpochBackup,
-    prepare_run_dir,
+    StopOnNonFinite,
+    check_run_dir,
+    one_writer,
     restore_backup,
     run_config,
     save_model,
+    start_run_dir,
     trim_log,
     write_text,
 )
@@ -149,7 +155,9 @@ def training_callbacks(out_dir, monitor: str | None, *, resume: bool, tensorboar
     """
     out, chief = Path(out_dir), distribute.is_chief()
     mine = distribute.worker_dir(out)
-    callbacks = [keras.callbacks.CSVLogger(str(out / "log.csv"), append=resume)] if chief else []
+    callbacks = [StopOnNonFinite(), DiskSpaceCheck(out)]  # first: nothing is written of a diverged epoch, or
+    # of one the disk has no room for
+    callbacks += [keras.callbacks.CSVLogger(str(out / "log.csv"), append=resume)] if chief else []
     if monitor:
         callbacks.append(BestModelCheckpoint(mine / "best.keras", monitor, resume=resume))
     if tensorboard and chief and importlib.util.find_spec("tensorboard") is None:
@@ -194,7 +202,10 @@ def build_model(model: str | keras.Model, classes: int, **options) -> keras.Mode
     params = inspect.signature(model_info(model).builder).parameters
     if "aux" in params:
         options.setdefault("aux", True)
-    return get_model(model, classes=classes, input_shape=(None, None, 3), **options)
+    try:
+        return get_model(model, classes=classes, input_shape=(None, None, 3), **options)
+    except TypeError as err:  # an option of the wrong type, e.g. depth="abc"
+        raise ValueError(f"model {model!r} cannot be built with the options {options} (--option): {err}") from None
 
 
 def check_model_options(model: str, options: dict) -> None:
@@ -217,6 +228,18 @@ def check_model_options(model: str, options: dict) -> None:
         if key not in valid:
             what = "backbone" if key == "backbone" else f"option {key!r}"
             raise ValueError(f"model {model!r} has no {what} (--option); valid options: {', '.join(sorted(valid))}")
+
+
+def check_crop_size(model: keras.Model, input_size) -> None:
+    """Training crops of at least the model's input multiple (smaller ones are mostly padding)."""
+    from kerasseg.evaluation.inference import input_multiple
+
+    least = input_multiple(model)
+    if min(int(s) for s in input_size) < least:
+        raise ValueError(
+            f"input_size (--input-size) {tuple(input_size)} is smaller than the model's input multiple {least}: "
+            f"give at least {least} {least}"
+        )
 
 
 def init_weights(model: keras.Model, path) -> None:
@@ -315,17 +338,20 @@ def check_arguments(**values) -> None:
     if decay is not None and not (math.isfinite(decay) and decay >= 0):
         fail("weight_decay", ">= 0")
     low, high = values["scale_range"]
-    if not 0 < low <= high:
-        fail("scale_range", "LOW HIGH with 0 < LOW <= HIGH")
+    if not 0.1 <= low <= high <= 4:  # beyond, crops are all padding or images blow up memory (x1000: 360k pixels high)
+        fail("scale_range", "LOW HIGH with 0.1 <= LOW <= HIGH <= 4")
     if not math.isfinite(values["class_weight_power"]):
         fail("class_weight_power", "a finite number")
     if values["aux_weight"] < 0:
         fail("aux_weight", ">= 0")
+    if not isinstance(values["seed"], int) or not 0 <= values["seed"] < 2**32:
+        fail("seed", "a whole number in [0, 2**32)")
     for name, valid in (("optimizer", OPTIMIZERS), ("strategy", STRATEGIES), ("loss", ("ce", "dice", "lovasz"))):
         if values[name] not in valid:
             fail(name, f"one of {', '.join(valid)}")
 
 
+@one_writer
 def train(
     model: str | keras.Model,
     data,
@@ -389,7 +415,7 @@ def train(
         epochs=epochs, batch_size=batch_size, input_size=tuple(input_size), learning_rate=learning_rate,
         weight_decay=weight_decay, steps_per_epoch=steps_per_epoch, scale_range=tuple(scale_range),
         num_classes=num_classes, class_weight_power=class_weight_power, aux_weight=aux_weight,
-        optimizer=optimizer, strategy=strategy, loss=loss,
+        optimizer=optimizer, strategy=strategy, loss=loss, seed=seed,
     )
     options = dict(model_options or {})
     options.update({"backbone": backbone} if backbone else {})
@@ -413,7 +439,8 @@ def train(
         raise ValueError("restart (--restart) with several workers: move the run folder aside before starting them")
     worker = (distribute.worker_index(), distribute.num_workers()) if multi_worker else None
     chief = distribute.is_chief()
-    done = prepare_run_dir(out, config, epochs, restart, verbose)
+    done, replace = check_run_dir(out, config, epochs, restart)
+    check_outside(out, "out_dir (--out)", input_folders(data, data_dir))
 
     keras.utils.set_random_seed(seed)  # tf.data's seeded ops depend on the global seed too
     train_ds, val_ds, info = _load_data(
@@ -437,7 +464,6 @@ def train(
     steps = _epoch_steps(train_ds, steps_per_epoch, batch_size)
     if steps_per_epoch:
         train_ds = train_ds.repeat()
-    resume = done > 0 or (out / "log.csv").exists()
 
     keras.utils.set_random_seed(seed)  # again: the weights of a model built here start from the seed too
     with compat.op_determinism():
@@ -447,6 +473,8 @@ def train(
         try:
             with strategy.scope():
                 model = build_model(model, classes, **options)
+                if isinstance(data, str):
+                    check_crop_size(model, input_size)
                 if init_from is not None and not done:
                     init_weights(model, init_from)
                 if mixed_precision and model.compute_dtype != "float16":
@@ -472,6 +500,8 @@ def train(
             keras.config.set_dtype_policy(policy)
 
         fit_train, fit_val = train_ds, val_ds
+        start_run_dir(out, replace, verbose)  # only now: everything a restart needs was checked
+        resume = done > 0 or (out / "log.csv").exists()
         if chief:
             trim_log(out / "log.csv", done)
         cbs = training_callbacks(

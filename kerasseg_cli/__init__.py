@@ -8,8 +8,11 @@ classes for ``keras.saving.load_model``), so this one imports it only inside the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
@@ -227,8 +230,12 @@ def _add_evaluate(sub):
                 require_densecrf()
             except ImportError as err:
                 raise SystemExit(f"kerasseg evaluate: error: {err}") from None
+        from kerasseg.evaluation.inference import check_inference_options, check_scales
+
         _check_positive(args, "max_images", "crop_size", "scales")
+        check_scales(args.scales)
         model = load_model(args.model)
+        check_inference_options(model, args.scales, args.crop_size)
         classes = output_classes(model)
         ds, info = load_dataset(args.data, args.split, args.data_dir, classes=classes)
         if info.num_classes != classes:
@@ -267,17 +274,18 @@ def _add_predict(sub):
 
     def run(args):
         from kerasseg.evaluation import load_model, output_classes, predict_folder
-        from kerasseg.evaluation.visualize import write_legend
+        from kerasseg.evaluation.inference import check_scales
+        from kerasseg.files import check_outside
 
         _check_positive(args, "crop_size", "scales")
+        check_scales(args.scales)
         if not 0 <= args.alpha <= 1:
             raise ValueError(f"--alpha must be between 0 and 1, got {args.alpha}")
         if os.path.exists(args.out) and not os.path.isdir(args.out):
             raise ValueError(f"--out {args.out} is a file; predict writes a folder (masks/, overlays/)")
+        check_outside(args.out, "--out", {"--images": args.images})
         model = load_model(args.model)
         names = _class_names(args.labels, output_classes(model))
-        os.makedirs(args.out, exist_ok=True)
-        legend = write_legend(os.path.join(args.out, "legend.png"), names)  # first: kept if an image fails
         written = predict_folder(
             model,
             args.images,
@@ -286,7 +294,9 @@ def _add_predict(sub):
             flip=args.flip,
             crop_size=args.crop_size,
             alpha=args.alpha,
+            legend=names,
         )
+        legend = os.path.join(args.out, "legend.png")
         print(f"wrote {len(written) // 2} masks and overlays to {args.out}, colours in {legend}")
 
     p.set_defaults(func=run)
@@ -308,7 +318,7 @@ def _add_export(sub):
     p.add_argument("--max-images", type=int, default=16, help="images taken from --check / --calibration")
     p.add_argument("--labels", default=None, help="label file for the metadata, one class name per line")
     p.add_argument("--data-dir", default=None, help="the dataset's folder (camvid, isbi2012)")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17)")
     p.add_argument("--no-metadata", action="store_true", help="TFLite without MediaPipe metadata")
     p.add_argument("--native-resolution", action="store_true",
                    help="TFLite logits at the classifier's resolution; the app (MediaPipe) upsamples them")
@@ -318,6 +328,8 @@ def _add_export(sub):
         from kerasseg.export.workflow import export_checked
 
         _check_positive(args, "max_images", "input_size", "opset")
+        if args.calibration and args.quantization != "int8":
+            raise ValueError(f"--calibration is for --quantization int8, not {args.quantization}")
         report = export_checked(
             args.model,
             args.out,
@@ -339,7 +351,9 @@ def _add_export(sub):
         print(f"checked on   {report['data']}; report written to {report['report_path']}")
         if report["calibration"]:
             print(f"calibrated on {report['calibration']}")
-        if not report["passed"]:
+        if not report["replaced"]:
+            print(f"kerasseg export: the check failed: {args.out} was not replaced; the new export is kept as "
+                  f"{report['path']} for a look", file=sys.stderr)
             raise SystemExit(1)
 
     p.set_defaults(func=run)
@@ -369,7 +383,7 @@ def _add_benchmark(sub):
     p.add_argument("model", help="a saved model (PATH.keras) or an export (PATH.tflite)")
     p.add_argument("--input-size", type=int, nargs=2, default=None, metavar=("H", "W"),
                    help="input size (default: the model's own)")
-    p.add_argument("--modes", nargs="+", default=["float32", "int8"],
+    p.add_argument("--modes", nargs="+", default=None,
                    help="TFLite modes to export and time for a .keras model (default: float32 int8)")
     p.add_argument("--calibration", default=None, help="int8 representative images (default: synthetic shapes)")
     p.add_argument("--runs", type=int, default=30, help="timed calls; the median is reported (default 30)")
@@ -488,15 +502,73 @@ def run(argv=None) -> int:
 
 
 def main(argv=None) -> int:
-    """Parses ``argv`` and runs the command; a user error prints ``kerasseg VERB: error: ...`` and returns 2."""
+    """Parses ``argv`` and runs the command; a user error prints ``kerasseg VERB: error: ...`` and returns 2, an
+    operating-system error (full disk, read-only folder, ...) one line naming the path and returns 2, Ctrl-C (or
+    SIGTERM) one line and returns 130 (143)."""
     args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
+    with _remembered_interrupts() as interrupted:
+        try:
+            args.func(args)
+        except Exception as err:  # noqa: BLE001 - reported in one line below, or raised again
+            return _failed(args, err, interrupted)
+        except KeyboardInterrupt:
+            return _stopped(args, interrupted)
+    return 0
+
+
+def _stopped(args, interrupted: list) -> int:
+    number = interrupted[0] if interrupted else signal.SIGINT
+    name = "Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name
+    print(f"kerasseg {args.command}: interrupted ({name}){_interrupted(args)}", file=sys.stderr)
+    return 128 + number
+
+
+def _failed(args, err: Exception, interrupted: list) -> int:
+    if interrupted:  # a native library turned the interrupt into an error of its own ("initialization failed")
+        return _stopped(args, interrupted)
     # ImportError: an optional dependency is missing; ConnectionError: a download failed (offline)
-    except (ValueError, FileNotFoundError, ImportError, ConnectionError) as err:
+    if isinstance(err, (ValueError, FileNotFoundError, ImportError, ConnectionError)):
         print(f"kerasseg {args.command}: error: {err}", file=sys.stderr)
         return 2
-    return 0
+    if isinstance(err, OSError):  # a full disk, a read-only folder, a path through a file: one line, no trace
+        from kerasseg.files import describe_os_error
+
+        print(f"kerasseg {args.command}: error: {describe_os_error(err, getattr(args, 'out', None))}", file=sys.stderr)
+        return 2
+    raise err
+
+
+@contextlib.contextmanager
+def _remembered_interrupts():
+    """Ctrl-C raises ``KeyboardInterrupt`` as usual, and so does SIGTERM (``kill``, a scheduler's preemption), so
+    that both leave no partial file; the signal is remembered (in the list yielded), so that an interrupt a native
+    library reports as an error of its own is still reported as an interrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield []
+        return
+    seen: list[int] = []
+
+    def interrupt(number, frame):
+        seen.append(number)
+        raise KeyboardInterrupt
+
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield seen
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _interrupted(args) -> str:
+    """What an interrupted command left, for its one line."""
+    if args.command == "train":
+        return "; the run keeps its last finished epoch: run the same command again to resume"
+    if args.command == "export":
+        return f"; {args.out} and its report were left as they were"
+    if args.command == "predict":
+        return f"; no half-written file was left in {args.out}"
+    return ""
 
 
 if __name__ == "__main__":

@@ -239,6 +239,9 @@ def make_entry(args) -> Path:
         scores = {fmt: scores_dict(sum(c), names) for fmt, c in confusions.items()}
         check = {fmt: scores_dict(sum(c[:n]), names) for fmt, c in confusions.items()}
         parity = {fmt: parity_summary(fmt, p) for fmt, p in parity.items()}
+        failed = [fmt for fmt, p in parity.items() if not p["passed"]]
+        if failed:  # a failed check never replaces a good entry: the temporary folder is removed below
+            raise RuntimeError(f"{', '.join(failed)} failed the parity check ({parity}); {final} was left as it was")
         metrics = CHECK_METRICS.get(args.data, ("miou",))
 
         print("measuring latency", flush=True)

@@ -11,7 +11,7 @@ import numpy as np
 
 from kerasseg.data.datasets import FILE_DATASETS, TFDS_DATASETS, file_source, load_dataset, unknown_dataset
 from kerasseg.data.info import IGNORE_LABEL
-from kerasseg.data.masks import LabelMapping, open_image
+from kerasseg.data.masks import LabelMapping, check_same_size, open_image
 
 
 @dataclass
@@ -63,10 +63,11 @@ def _check_pair(image_path, mask_path, mapping: LabelMapping) -> tuple[np.ndarra
             image = opened
         else:
             mask = opened
-    if image is not None and mask is not None and image.size != mask.size:
-        problems.append(
-            f"mask {mask_path} has shape {mask.size[::-1]}, image {image_path} has shape {image.size[::-1]}"
-        )
+    if image is not None and mask is not None:
+        try:
+            check_same_size(image, mask, image_path, mask_path)
+        except ValueError as err:
+            problems.append(str(err))
     labels = None
     if mask is not None:
         try:
@@ -154,11 +155,18 @@ def _check_tf_dataset(spec: str, split: str, data_dir: str | None, classes: int 
 
 def preflight(spec: str, splits, data_dir: str | None = None, *, classes: int | None = None) -> None:
     """Checks every file of ``splits`` before training or evaluation reads them; raises ``ValueError`` with the
-    ``check-data`` report of the first split with problems. tfds datasets (built, so their files were checked
+    ``check-data`` report of the first split with problems, or naming a split without one labelled pixel (found
+    before the first epoch, not after it). tfds datasets (built, so their files were checked
     then): every decoded example's shapes and labels."""
     for split in splits:
         report = check_dataset(spec, split, data_dir, classes=classes)
         if not report.ok:
             raise ValueError(
                 f"data check of {spec} [{split}] failed before training (skip with --no-preflight):\n{report}"
+            )
+        if not report.histogram.any():
+            raise ValueError(
+                f"{spec} [{split}] has no labelled pixel: all {report.ignored_pixels:,} pixels of its "
+                f"{report.num_examples} masks are the ignore label {IGNORE_LABEL}, so nothing can be learnt or "
+                "scored on it; label some pixels, or train without it (--val-split none for a validation split)"
             )

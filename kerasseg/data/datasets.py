@@ -18,7 +18,7 @@ import tensorflow as tf
 from PIL import Image
 
 from kerasseg.data import camvid, isbi
-from kerasseg.data.folders import FileSource, files_dataset, pair_files, split_folders
+from kerasseg.data.folders import FileSource, default_root, files_dataset, pair_files, split_folders
 from kerasseg.data.info import IGNORE_LABEL, DatasetInfo
 from kerasseg.data.masks import MASK_SUFFIXES, LabelMapping, check_sizes
 
@@ -29,6 +29,22 @@ TFDS_DATASETS = ("voc2012", "voc2012-aug", "pets")
 
 def unknown_dataset(spec: str) -> ValueError:
     return ValueError(f"Unknown dataset {spec!r}; valid datasets: {', '.join(DATASETS)}")
+
+
+def input_folders(spec, data_dir: str | None = None) -> dict[str, Path]:
+    """The folders a dataset is read from, ``{what: folder}``, which no output may overlap (a spec that is not a
+    string, a ``tf.data.Dataset``, has none)."""
+    if not isinstance(spec, str):
+        return {}
+    if spec.startswith("folder:"):
+        images, masks = parse_folder_spec(spec)
+        return {"the image folder": images, "the mask folder": masks}
+    if spec in FILE_DATASETS:
+        try:
+            return {f"the {spec} folder": Path(data_dir) if data_dir else default_root(spec)}
+        except FileNotFoundError:  # reported when the data is read
+            return {}
+    return {"the data folder": Path(data_dir)} if data_dir else {}
 
 
 def parse_folder_spec(spec: str) -> tuple[Path, Path]:
@@ -136,6 +152,8 @@ def file_source(
     if spec == "isbi2012":
         return isbi.source(split, data_dir)
     if spec.startswith("folder:"):
+        if data_dir is not None:  # it would be silently ignored
+            raise ValueError(f"data_dir (--data-dir) {data_dir} is for named datasets; {spec} names its folders itself")
         return folder_source(spec, split, **folder_options)
     raise unknown_dataset(spec)
 

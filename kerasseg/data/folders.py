@@ -8,6 +8,7 @@ split without a buffer of decoded images.
 from __future__ import annotations
 
 import contextlib
+import glob
 import re
 import weakref
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from kerasseg.data.masks import IMAGE_SUFFIXES, MASK_SUFFIXES, LabelMapping, read_pair
+from kerasseg.data.masks import IMAGE_SUFFIXES, MASK_SUFFIXES, LabelMapping, dangling_link, read_pair
 
 Pair = tuple[Path, Path]
 
@@ -35,12 +36,37 @@ def lazy_source(ds: tf.data.Dataset):
     return _LAZY.get(ds)
 
 
-def _files(folder: Path, suffixes: Sequence[str]) -> dict[str, Path]:
+def _files(folder: Path, suffixes: Sequence[str], what: str) -> tuple[dict[str, Path], list[str]]:
+    """``{stem: path}`` of the ``what`` files of ``folder``, and the problems: a dangling symbolic link, two files
+    of one stem (``a.png`` and ``a.jpg``: pairs are matched by stem, one would silently win)."""
     files: dict[str, Path] = {}
+    problems = []
     for path in sorted(folder.iterdir()):
-        if path.is_file() and path.suffix.lower() in suffixes and not path.name.startswith("."):
-            files.setdefault(path.stem, path)
-    return files
+        if path.suffix.lower() not in suffixes or path.name.startswith("."):
+            continue
+        if path.is_symlink() and not path.exists():
+            problems.append(dangling_link(path, what))
+        elif path.stem in files:
+            problems.append(
+                f"{what}s {files[path.stem].name} and {path.name} in {folder} have the same name {path.stem!r}: "
+                "pairs (and predicted masks) are matched by name; rename or remove one"
+            )
+        elif path.is_file():
+            files[path.stem] = path
+    return files, problems
+
+
+def _missing_mask(image: Path, masks_dir: Path) -> str:
+    """Why ``image`` has no mask, saying so when a mask of its name exists in a format masks cannot have."""
+    other = next((p for p in sorted(masks_dir.glob(f"{glob.escape(image.stem)}.*")) if p.is_file()), None)
+    if other is None:
+        return f"image {image} has no mask in {masks_dir}"
+    if other.suffix.lower() in (".jpg", ".jpeg", ".webp"):
+        return (
+            f"image {image} has no usable mask: {other} is a {other.suffix} file, and lossy compression changes "
+            f"the labels at every edge; save masks as {', '.join(MASK_SUFFIXES)} (lossless)"
+        )
+    return f"image {image} has no usable mask: {other} is not a mask format ({', '.join(MASK_SUFFIXES)})"
 
 
 def split_folders(images_dir: str | Path, masks_dir: str | Path, split: str) -> tuple[Path, Path]:
@@ -71,11 +97,15 @@ def split_folders(images_dir: str | Path, masks_dir: str | Path, split: str) -> 
 def pair_files(images_dir: str | Path, masks_dir: str | Path) -> tuple[list[Pair], list[str]]:
     """Image/mask pairs matched by file stem (any names, any supported suffix), and the problems found.
 
-    Problems: an image without a mask, a mask without an image, an empty folder. Pairs are sorted by stem.
+    Problems: an image without a mask (a JPEG mask named as such), a mask without an image, two files of one
+    stem, a dangling symbolic link, an empty folder. Pairs are sorted by stem.
     """
     images_dir, masks_dir = Path(images_dir), Path(masks_dir)
-    images, masks = _files(images_dir, IMAGE_SUFFIXES), _files(masks_dir, MASK_SUFFIXES)
-    problems = [f"image {images[s]} has no mask in {masks_dir}" for s in sorted(images.keys() - masks.keys())]
+    (images, image_problems), (masks, mask_problems) = (
+        _files(images_dir, IMAGE_SUFFIXES, "image"), _files(masks_dir, MASK_SUFFIXES, "mask")
+    )
+    problems = image_problems + mask_problems
+    problems += [_missing_mask(images[s], masks_dir) for s in sorted(images.keys() - masks.keys())]
     problems += [
         f"mask {masks[s]} has no image in {images_dir}" for s in sorted(masks.keys() - images.keys())
     ]
@@ -186,4 +216,4 @@ def file_errors():
         found = re.search(r"assertion failed: \[(.+)\]", err.message)
         if found is None:
             raise
-        raise ValueError(found.group(1).strip()) from None
+        raise ValueError(found.group(1).strip().replace("] [", " ")) from None  # the assertion's parts, joined

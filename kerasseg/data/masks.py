@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from kerasseg.data.info import IGNORE_LABEL
 
@@ -20,6 +20,9 @@ from kerasseg.data.info import IGNORE_LABEL
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff")
 _INDEX_MODES = ("P", "L", "I", "I;16", "1")
+_EXIF_ORIENTATION = 0x0112
+# EXIF orientations that show the stored pixels rotated by a quarter turn (their height and width swapped)
+_QUARTER_TURNS = (5, 6, 7, 8)
 
 
 @dataclass(frozen=True)
@@ -111,12 +114,18 @@ class LabelMapping:
         raise ValueError(f"mask {path} has PIL mode {mask.mode!r}; use palette, single-channel or RGB PNGs")
 
 
+def dangling_link(path, what: str) -> str:
+    return f"{what} {path} is a symbolic link to {Path(path).readlink()}, which does not exist"
+
+
 def open_image(path: str | Path, what: str = "image") -> Image.Image:
     """Opens ``path`` with PIL (header only); unreadable files raise ``ValueError`` naming the file."""
     try:
         image = Image.open(path)
         image.size  # noqa: B018 - the header must parse
     except FileNotFoundError:
+        if Path(path).is_symlink():
+            raise FileNotFoundError(dangling_link(path, what)) from None
         raise FileNotFoundError(f"{what} {path} does not exist") from None
     except Exception as err:  # PIL raises several types (UnidentifiedImageError, OSError, SyntaxError)
         raise ValueError(f"cannot read {what} {path}: {err}") from None
@@ -134,40 +143,98 @@ def _decoded(image: Image.Image, path, what: str) -> Image.Image:
 def list_images(folder) -> list[Path]:
     """The image files of ``folder`` (:data:`IMAGE_SUFFIXES`), sorted by name; an error when there are none."""
     folder = Path(folder)
+    if folder.is_file():
+        raise ValueError(f"{folder} is a file; give the folder of images it is in")
     if not folder.is_dir():
         raise FileNotFoundError(f"image folder {folder} does not exist")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+    stems: dict[str, Path] = {}
+    for path in files:
+        if path.stem in stems:
+            raise ValueError(
+                f"images {stems[path.stem].name} and {path.name} in {folder} have the same name {path.stem!r}: "
+                "their outputs (masks/<name>.png) would overwrite each other; rename or remove one"
+            )
+        stems[path.stem] = path
     return files
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """The image at ``path`` as uint8 RGB ``(H, W, 3)``; grayscale and palette images are expanded to 3 channels."""
-    image = _decoded(open_image(path), path, "image")
+def orientation(image: Image.Image) -> int:
+    """The EXIF orientation of an opened image (1, as stored, when it has none)."""
+    try:
+        return int(image.getexif().get(_EXIF_ORIENTATION, 1))
+    except Exception:  # noqa: BLE001 - a damaged EXIF block is no orientation
+        return 1
+
+
+def shown_size(image: Image.Image) -> tuple[int, int]:
+    """(height, width) of an image as viewers show it: after its EXIF orientation (header only)."""
+    w, h = image.size
+    return (w, h) if orientation(image) in _QUARTER_TURNS else (h, w)
+
+
+def _as_shown(image: Image.Image) -> Image.Image:
+    """The decoded image turned by its EXIF orientation, as viewers (and annotation tools) show it."""
+    return ImageOps.exif_transpose(image) if orientation(image) != 1 else image
+
+
+def rgb_pixels(image: Image.Image, path) -> np.ndarray:
+    """uint8 RGB ``(H, W, 3)`` of a decoded image at its true bit depth: 16-bit images are scaled to 8 bits
+    (``v / 257``), not clipped to white; grayscale and palette images are expanded to 3 channels."""
+    if image.mode.startswith("I"):  # 16-bit (I;16*) or 32-bit integer (I, how some readers give 16-bit) gray
+        values = np.asarray(image, dtype=np.int64)
+        if values.size and (values.min() < 0 or values.max() > 65535):
+            raise ValueError(
+                f"image {path} has {image.mode} pixel values in [{values.min()}, {values.max()}], beyond 16 bits; "
+                "save it as an 8- or 16-bit image"
+            )
+        gray = np.rint(values / 257.0).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=-1)
+    if image.mode == "F":
+        raise ValueError(f"image {path} has 32-bit float pixels (mode F); save it as an 8- or 16-bit image")
     return np.array(image.convert("RGB"))
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """The image at ``path`` as uint8 RGB ``(H, W, 3)``, turned by its EXIF orientation (as shown), 16-bit
+    scaled to 8; grayscale and palette images are expanded to 3 channels."""
+    return rgb_pixels(_as_shown(_decoded(open_image(path), path, "image")), path)
 
 
 def read_pair(
     image_path: str | Path, mask_path: str | Path, mapping: LabelMapping
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One example: image uint8 ``(H, W, 3)`` and mask int32 ``(H, W)`` of class ids or the ignore label.
+    """One example: image uint8 ``(H, W, 3)`` and mask int32 ``(H, W)`` of class ids or the ignore label, both
+    turned by their own EXIF orientation (as viewers show them).
 
     Raises ``ValueError`` naming the file for an unreadable image or mask, a size mismatch or bad labels.
     """
     image = _decoded(open_image(image_path), image_path, "image")
     mask = _decoded(open_image(mask_path, "mask"), mask_path, "mask")
-    if image.size != mask.size:
-        raise ValueError(
-            f"mask {mask_path} has shape {mask.size[::-1]}, image {image_path} has shape {image.size[::-1]}"
-        )
-    return np.array(image.convert("RGB")), mapping(mask, mask_path)
+    check_same_size(image, mask, image_path, mask_path)
+    return rgb_pixels(_as_shown(image), image_path), mapping(_as_shown(mask), mask_path)
+
+
+def check_same_size(image: Image.Image, mask: Image.Image, image_path, mask_path) -> None:
+    """Refuses an image and a mask of different sizes as shown; when an EXIF orientation is involved, says so."""
+    if shown_size(image) == shown_size(mask):
+        return
+    turned = [(what, p, orientation(i)) for what, p, i in (("image", image_path, image), ("mask", mask_path, mask))
+              if orientation(i) != 1]
+    note = "".join(
+        f"; {what} {p} has EXIF orientation {o} ({'turned a quarter' if o in _QUARTER_TURNS else 'mirrored or turned'}"
+        " as viewers show it, which kerasseg applies)" for what, p, o in turned
+    )
+    hint = ": draw the mask on the image as shown, or remove the orientation tag" if turned else ""
+    raise ValueError(
+        f"mask {mask_path} has shape {shown_size(mask)}, image {image_path} has shape {shown_size(image)}{note}{hint}"
+    )
 
 
 def check_sizes(image_path: str | Path, mask_path: str | Path) -> None:
-    """Header-only check that both files open and have the same height and width (fast: nothing is decoded)."""
+    """Header-only check that both files open and have the same height and width as shown (fast: nothing is
+    decoded)."""
     with open_image(image_path) as image, open_image(mask_path, "mask") as mask:
-        if image.size != mask.size:
-            raise ValueError(
-                f"mask {mask_path} has shape {mask.size[::-1]}, image {image_path} has shape {image.size[::-1]}"
-            )
+        check_same_size(image, mask, image_path, mask_path)

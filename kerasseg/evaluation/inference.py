@@ -18,6 +18,11 @@ import numpy as np
 IMAGENET_MEAN_RGB = (123.68, 116.78, 103.94)
 
 ModelLike = keras.Model | Callable[[np.ndarray], np.ndarray]
+# Test-time scales: PSPNet's and DeepLab's protocols use 0.5-2.0; far outside, an image is scored on a few pixels
+# (or on a huge upsampling) and the result says nothing about the model.
+SCALE_RANGE = (0.25, 4.0)
+# Sliding windows per image and scale: a crop of 1x1 on a 360x480 frame would take 172,800 (hours, silently).
+MAX_WINDOWS = 1024
 
 
 def load_model(path, compile: bool = True) -> keras.Model:
@@ -30,14 +35,87 @@ def load_model(path, compile: bool = True) -> keras.Model:
     import kerasseg.metrics  # noqa: F401
     import kerasseg.models  # noqa: F401
 
+    if Path(path).is_dir():
+        raise ValueError(f"model file {path} is a folder; give the .keras file (a run folder holds best.keras)")
     if not Path(path).is_file():
         raise FileNotFoundError(f"model file {path} does not exist")
+    if Path(path).suffix.lower() in (".tflite", ".onnx"):
+        raise ValueError(
+            f"model file {path} is an export ({Path(path).suffix}), not a saved Keras model: give the .keras file it "
+            "was exported from"
+        )
     if not zipfile.is_zipfile(path):
         raise ValueError(f"model file {path} is damaged: not a .keras archive (truncated or another format?)")
     try:
         return keras.models.load_model(path, compile=compile, safe_mode=True)
     except Exception as err:  # noqa: BLE001 - zip, h5py and deserialization errors alike
-        raise ValueError(f"model file {path} is damaged or not a kerasseg model: {str(err).splitlines()[0]}") from None
+        raise _load_error(path, err) from None
+
+
+def _load_error(path, err: Exception) -> ValueError:
+    """A load failure in one line: a layer class this process does not know is named, with the way out."""
+    import re
+
+    missing = re.search(r"Could not locate (?:class|function) '([^']+)'", str(err))
+    if missing:
+        registered = re.search(r"'registered_name': '([^']+)'", str(err)[missing.end():])  # its own config
+        name = registered.group(1) if registered else missing.group(1)
+        return ValueError(
+            f"model file {path} uses the custom class {name!r}, which is not registered in this process: import "
+            "the module that defines it (decorated with @keras.saving.register_keras_serializable) before loading"
+        )
+    return ValueError(f"model file {path} is damaged or not a kerasseg model: {str(err).splitlines()[0]}")
+
+
+def input_multiple(model: ModelLike) -> int:
+    """The multiple an any-size Keras model pads its input to (its ``PadToMultiple`` layer), else 1."""
+    layers = model.layers if isinstance(model, keras.Model) else []
+    return max([int(layer.multiple) for layer in layers if hasattr(layer, "multiple")] or [1])
+
+
+def check_scales(scales: Sequence[float]) -> None:
+    """Test-time ``scales`` (--scales): finite numbers in :data:`SCALE_RANGE`."""
+    low, high = SCALE_RANGE
+    bad = [s for s in scales if not (math.isfinite(s) and low <= s <= high)]
+    if not scales or bad:
+        raise ValueError(f"scales (--scales) must be numbers from {low:g} to {high:g}, got {list(scales)}")
+
+
+def check_inference_options(model: ModelLike, scales: Sequence[float] = (1.0,), crop_size=None) -> None:
+    """``scales`` and the sliding window ``crop_size`` (--crop-size) in range for ``model``, before any image is
+    read: a fixed-size model's crop is its size; an any-size model's is at least its input multiple (and, per
+    image, few enough windows: :func:`check_window_count`)."""
+    check_scales(scales)
+    if crop_size is None:
+        return
+    crop = tuple(int(c) for c in crop_size)
+    fixed = fixed_input_size(model)
+    if fixed is not None and crop != fixed:
+        raise ValueError(f"the model takes {fixed[0]}x{fixed[1]} inputs; crop_size {crop} (--crop-size) must be that size")
+    least = input_multiple(model)
+    if len(crop) != 2 or min(crop) < least:
+        raise ValueError(
+            f"crop_size (--crop-size) {crop_size} is too small: the model's windows must be at least "
+            f"{least}x{least} pixels (its input multiple)"
+        )
+
+
+def _window_count(size: tuple[int, int], crop: tuple[int, int], overlap: float) -> int:
+    return math.prod(
+        len(window_starts(n, c, max(1, math.ceil(c * (1 - overlap))))) for n, c in zip(size, crop, strict=True)
+    )
+
+
+def check_window_count(size: tuple[int, int], crop: tuple[int, int], overlap: float = 1 / 3) -> None:
+    """Refuses a sliding window so small that an image of ``size`` takes more than :data:`MAX_WINDOWS` windows,
+    naming the smallest square crop that does not."""
+    count = _window_count(size, crop, overlap)
+    if count > MAX_WINDOWS:
+        least = next(c for c in range(1, max(size) + 1) if _window_count(size, (c, c), overlap) <= MAX_WINDOWS)
+        raise ValueError(
+            f"crop_size (--crop-size) {tuple(crop)} is too small for a {size[0]}x{size[1]} image: {count:,} sliding "
+            f"windows (at most {MAX_WINDOWS:,}); give at least --crop-size {least} {least}"
+        )
 
 
 def model_logits(model: ModelLike, images: np.ndarray) -> np.ndarray:
@@ -98,6 +176,7 @@ def sliding_window_probabilities(
         raise ValueError(f"overlap must be in [0, 1), got {overlap}")
     batch, h, w, _ = images.shape
     ch, cw = crop_size
+    check_window_count((h, w), (ch, cw), overlap)
     padded_h, padded_w = max(h, ch), max(w, cw)
     padded = np.empty((batch, padded_h, padded_w, images.shape[-1]), np.float32)
     padded[...] = np.asarray(IMAGENET_MEAN_RGB, np.float32)[: images.shape[-1]]
@@ -124,8 +203,6 @@ def sliding_window_probabilities(
 def _probabilities(model, images, crop_size, overlap):
     fixed = fixed_input_size(model)
     crop = tuple(crop_size) if crop_size is not None else fixed
-    if fixed is not None and crop != fixed:
-        raise ValueError(f"the model takes {fixed[0]}x{fixed[1]} inputs; crop_size {crop} must be that size")
     h, w = images.shape[1:3]
     whole_image_fits = crop is None or crop == (h, w) or (fixed is None and h <= crop[0] and w <= crop[1])
     if whole_image_fits:
@@ -153,8 +230,7 @@ def predict_probabilities(
         images = images[None]
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"images must be RGB with shape (batch, H, W, 3), got {images.shape}")
-    if not scales or min(scales) <= 0:
-        raise ValueError(f"scales must be positive numbers, got {tuple(scales)}")
+    check_inference_options(model, scales, crop_size)
     h, w = images.shape[1:3]
     total = None
     for scale in scales:
@@ -164,4 +240,9 @@ def predict_probabilities(
             probs = probs + _probabilities(model, scaled[:, :, ::-1], crop_size, overlap)[:, :, ::-1]
         probs = resize(probs, (h, w))
         total = probs if total is None else total + probs
+    if not np.isfinite(total).all():
+        raise ValueError(
+            "the model gives NaN or infinite logits: its weights are damaged (a diverged training run?); "
+            "nothing was written for these images"
+        )
     return total / (len(scales) * (2 if flip else 1))

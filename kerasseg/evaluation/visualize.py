@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,7 +10,9 @@ from PIL import Image
 
 from kerasseg.data.info import colorize, voc_palette
 from kerasseg.data.masks import list_images
-from kerasseg.evaluation.inference import ModelLike, predict_probabilities
+from kerasseg.evaluation.inference import ModelLike, check_inference_options, predict_probabilities
+from kerasseg.files import check_outside, replacing
+from kerasseg.locks import OutputLock
 
 
 def overlay(
@@ -25,11 +26,9 @@ def overlay(
 
 def save_png(image: Image.Image, path: Path) -> Path:
     """Writes a PNG under a temporary name, then renames it (no half-written file under the final name)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    image.save(tmp, format="PNG")
-    os.replace(tmp, path)
-    return path
+    with replacing(path) as tmp:
+        image.save(tmp, format="PNG")
+    return Path(path)
 
 
 def legend_handles(class_names: Sequence[str], palette: np.ndarray | None = None) -> list:
@@ -89,12 +88,12 @@ def write_legend(path, class_names: Sequence[str], palette: np.ndarray | None = 
     handles = legend_handles(class_names, palette)
     figure = plt.figure(figsize=(3, 0.3 * len(handles) + 0.4))
     figure.legend(handles=handles, loc="center", frameon=False)
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(tmp, dpi=100)
-    plt.close(figure)
-    os.replace(tmp, path)
-    return path
+    try:
+        with replacing(path) as tmp:
+            figure.savefig(tmp, dpi=100)
+    finally:
+        plt.close(figure)
+    return Path(path)
 
 
 def predict_folder(
@@ -107,23 +106,38 @@ def predict_folder(
     flip: bool = False,
     crop_size: tuple[int, int] | None = None,
     alpha: float = 0.5,
+    legend: Sequence[str] | None = None,
 ) -> list[Path]:
-    """Predicts every image of ``images_dir``; writes ``masks/<name>.png`` and ``overlays/<name>.png``.
+    """Predicts every image of ``images_dir``; writes ``masks/<name>.png`` and ``overlays/<name>.png`` (and
+    ``legend.png`` naming the ``legend`` classes' colours, first, when given).
 
     Masks are palette PNGs whose pixel values are the class indices (the VOC ``SegmentationClass`` format), so
-    they are both viewable and readable as labels. Returns the written paths. An unreadable image is skipped
-    and the others are written; then a ``ValueError`` names every unreadable one.
+    they are both viewable and readable as labels. Returns the written masks and overlays. ``out_dir`` must lie
+    outside ``images_dir`` (and not hold it), and has one writer at a time; every option is checked before the
+    first image is read. An unreadable image is skipped and the others are written; then a ``ValueError`` names
+    every unreadable one. Each file is replaced whole or not at all.
     """
+    check_outside(out_dir, "out_dir (--out)", {"the image folder (--images)": images_dir})
+    check_inference_options(model, scales, crop_size)
+    paths = list_images(images_dir)
+    with OutputLock(out_dir, "out_dir (--out)"):
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        for partial in Path(out_dir).glob("**/.*.partial.png"):  # left by a killed run; no one else writes here
+            partial.unlink()
+        if legend is not None:
+            write_legend(Path(out_dir) / "legend.png", legend, palette)
+        return _predict_each(model, paths, Path(out_dir), palette, scales, flip, crop_size, alpha)
+
+
+def _predict_each(model, paths, out: Path, palette, scales, flip, crop_size, alpha) -> list[Path]:
     from kerasseg.data.masks import read_image
 
     palette = np.asarray(voc_palette() if palette is None else palette, np.uint8)
     png_palette = voc_palette(256)  # a PNG palette has 256 entries: the classes' colours, then VOC's
     png_palette[: len(palette)] = palette
-    out = Path(out_dir)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     (out / "overlays").mkdir(parents=True, exist_ok=True)
     written, failed = [], []
-    paths = list_images(images_dir)
     for path in paths:
         try:
             rgb = read_image(path)

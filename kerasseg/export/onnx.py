@@ -17,6 +17,11 @@ from kerasseg.files import write_atomic
 DEFAULT_OPSET = 17
 
 
+def check_opset(opset: int) -> None:
+    if not 7 <= int(opset) <= 21:
+        raise ValueError(f"opset (--opset) must be between 7 and 21 (tf2onnx 1.17 supports these), got {opset}")
+
+
 def to_onnx(model: keras.Model | PreparedModel, path: str, opset: int = DEFAULT_OPSET,
             input_size: tuple[int, int] | None = None, batch: int | None = None, verbose: bool = False) -> str:
     """Converts ``model`` to an ONNX file at ``path``; returns ``path``.
@@ -28,8 +33,7 @@ def to_onnx(model: keras.Model | PreparedModel, path: str, opset: int = DEFAULT_
     """
     if importlib.util.find_spec("tf2onnx") is None:
         raise ImportError("ONNX export needs tf2onnx: pip install 'kerasseg[export]'")
-    if not 7 <= int(opset) <= 21:
-        raise ValueError(f"opset must be between 7 and 21 (tf2onnx 1.17 supports these), got {opset}")
+    check_opset(opset)
     prepared = prepare(model, input_size, fixed_size=False)
     if prepared.model is not prepared.reference:
         raise ValueError("native-resolution logits are a TFLite option (MediaPipe resizes the output)")

@@ -109,4 +109,21 @@ def calibration_images(data: RepresentativeData, size: tuple[int, int]) -> np.nd
             images.append(image if image.shape[:2] == tuple(size) else tf.image.resize(image, size).numpy())
     if not images:
         raise ValueError("representative_data is empty: int8 calibration needs real images")
-    return np.stack(images)
+    images = np.stack(images)
+    check_pixel_range(images, "representative_data (--calibration)")
+    return images
+
+
+def check_pixel_range(images: np.ndarray, what: str) -> None:
+    """Refuses images that are not pixels in [0, 255], the models' input range: NaN or infinite values, values
+    outside it (normalised images), or values all within [0, 2] (images scaled to [0, 1]): calibrated on them, an
+    int8 export would quantize a range the model never sees."""
+    if not np.isfinite(images).all():
+        raise ValueError(f"{what}: {int((~np.isfinite(images)).sum())} values are NaN or infinite; give real images")
+    low, high = float(images.min()), float(images.max())
+    if low < -0.5 or high > 255.5:
+        raise ValueError(f"{what}: pixel values lie in [{low:.3g}, {high:.3g}]; the model takes RGB pixels in "
+                         "[0, 255] (undo any normalisation)")
+    if high <= 2.0:
+        raise ValueError(f"{what}: pixel values lie in [{low:.3g}, {high:.3g}], as if scaled to [0, 1]; the model "
+                         "takes RGB pixels in [0, 255] (multiply by 255)")

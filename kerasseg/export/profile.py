@@ -123,18 +123,27 @@ def benchmark_row(path: str, name: str, num_threads: int = 2, runs: int = 30, qu
     }
 
 
-def benchmark_table(model, input_size: tuple[int, int] | None = None, *, modes=("float32", "int8"),
+def benchmark_table(model, input_size: tuple[int, int] | None = None, *, modes=None,
                     calibration: str | None = None, runs: int = 30, num_threads: int = 2,
                     keras: bool = True) -> list[dict]:
     """Rows of :func:`benchmark_row` for a ``.tflite`` file, or for a Keras model (``.keras`` path or object):
-    its Keras call (``keras=True``) and each TFLite mode in ``modes``, exported to a temporary folder."""
+    its Keras call (``keras=True``) and each TFLite mode in ``modes`` (default float32 and int8), exported to a
+    temporary folder. Every option is checked first, for both kinds: a ``.tflite`` file is timed as it is, so
+    ``modes`` and ``calibration`` are refused for it, and ``input_size`` must be its own."""
     import tempfile
 
-    if isinstance(model, str) and model.endswith(".tflite"):
+    from kerasseg.export.tflite import QUANTIZATIONS, to_tflite_modes
+
+    unknown = [mode for mode in modes or () if mode not in QUANTIZATIONS]
+    if unknown or (modes is not None and not modes):
+        raise ValueError(f"modes (--modes) {list(modes)}: valid modes are {', '.join(QUANTIZATIONS)}")
+    if isinstance(model, str) and model.lower().endswith(".tflite"):
+        _check_tflite_options(model, input_size, modes, calibration)
         return [benchmark_row(model, os.path.basename(model), num_threads, runs)]
     from kerasseg.export.check_data import load_check_data, synthetic_check_data
     from kerasseg.export.preparation import prepare
-    from kerasseg.export.tflite import to_tflite_modes
+
+    modes = modes or ("float32", "int8")
 
     if isinstance(model, str):
         from kerasseg.evaluation import load_model
@@ -155,6 +164,21 @@ def benchmark_table(model, input_size: tuple[int, int] | None = None, *, modes=(
         if row["gflops"] is None and flops:
             row["gflop_per_s"] = flops / row["median_ms"] * 1000
     return rows
+
+
+def _check_tflite_options(path: str, input_size, modes, calibration) -> None:
+    from kerasseg.export.runner import tflite_input_size
+
+    given = [name for name, value in (("modes (--modes)", modes), ("calibration (--calibration)", calibration))
+             if value is not None]
+    if given:
+        raise ValueError(f"{path} is an export, timed as it is: {' and '.join(given)} apply to .keras models only")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"export {path} does not exist")
+    if input_size is not None and tuple(input_size) != tuple(tflite_input_size(path)):
+        size = tflite_input_size(path)
+        raise ValueError(f"input_size (--input-size) {tuple(input_size)}: {path} takes {size[0]}x{size[1]} inputs "
+                         "only (leave it out, or export the .keras model at that size)")
 
 
 def format_benchmark(rows: list[dict], sgemm: float | None = None) -> str:
