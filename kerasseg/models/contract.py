@@ -22,10 +22,11 @@ def check_input_shape(input_shape, multiple: int, model: str) -> tuple:
         raise ValueError(f"{model}: input must be RGB with 3 channels, got {shape[2]} channels")
     for axis, size in zip(("height", "width"), shape[:2], strict=True):
         if size is not None and size % multiple:
-            fixed = -(-size // multiple) * multiple
+            larger, smaller = -(-size // multiple) * multiple, size - size % multiple
+            other = f" (or {smaller})" if smaller else ""  # an input smaller than the multiple has no smaller size
             raise ValueError(
-                f"{model}: input {axis} {size} is not a multiple of {multiple}; pad or resize it to {fixed} "
-                f"(or {size - size % multiple}), or build with input_shape=(None, None, 3) to pad inside"
+                f"{model}: input {axis} {size} is not a multiple of {multiple}; pad or resize it to {larger}{other}, "
+                "or build with input_shape=(None, None, 3) to pad inside"
             )
     return shape
 

@@ -138,3 +138,16 @@ def test_a_file_compiled_with_the_old_output_dict_loads_with_its_aux_weight(tmp_
     assert model.aux_weight == 0.25 and isinstance(model.loss, SegmentationCrossEntropy)
     x, y = _data(2)
     assert np.isfinite(model.fit(x, y, epochs=1, verbose=0).history["loss"][0])
+
+
+def test_an_input_smaller_than_the_multiple_is_told_the_one_size_to_pad_to():
+    from kerasseg.models.contract import check_input_shape
+
+    with pytest.raises(ValueError) as refused:
+        check_input_shape((5, 64, 3), 8, "pspnet")
+    assert str(refused.value) == (
+        "pspnet: input height 5 is not a multiple of 8; pad or resize it to 8, "
+        "or build with input_shape=(None, None, 3) to pad inside"
+    )
+    with pytest.raises(ValueError, match=r"height 60 is not a multiple of 8; pad or resize it to 64 \(or 56\)"):
+        check_input_shape((60, 64, 3), 8, "pspnet")
