@@ -127,7 +127,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Started as ``python -c LAUNCH [drop] ARGV``: Ctrl-C (SIGINT) made to raise KeyboardInterrupt as in a terminal (a
 # test runner's worker may ignore SIGINT, which a child would inherit), with ``drop`` the capabilities that let
 # root write where permission bits forbid it (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH) dropped from the bounding
-# set, then ``python -m kerasseg ARGV`` exec'd: the exec gives it those rules (EACCES as any user), and no Python
+# set, then ``python -m kerasseg_cli ARGV`` (the ``kerasseg`` program) exec'd: the exec gives it those rules (EACCES as any user), and no Python
 # runs between fork and exec (``preexec_fn`` can deadlock a multithreaded parent such as a TensorFlow test).
 LAUNCH = """
 import ctypes, os, signal, sys
@@ -138,12 +138,12 @@ if drop and os.geteuid() == 0:
         if libc.prctl(24, capability, 0, 0, 0):  # PR_CAPBSET_DROP
             raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
 signal.signal(signal.SIGINT, signal.default_int_handler)  # not ignored: reset to the default by exec
-os.execv(sys.executable, [sys.executable, "-m", "kerasseg", *sys.argv[2:]])
+os.execv(sys.executable, [sys.executable, "-m", "kerasseg_cli", *sys.argv[2:]])
 """
 
 
 def cli_process(argv, cwd, permission_override: bool = True) -> subprocess.Popen:
-    """``python -m kerasseg ARGV`` in a process of its own that Ctrl-C interrupts as in a terminal; without
+    """``python -m kerasseg_cli ARGV`` in a process of its own that Ctrl-C interrupts as in a terminal; without
     ``permission_override`` a root process obeys permission bits (a read-only folder gives EACCES)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
     mode = "keep" if permission_override else "drop"
