@@ -26,6 +26,52 @@ pytest_runtest_logreport = _record_skip
 pytest_collectreport = _record_skip  # module-level skips; pytest-xdist forwards these to the controller too
 
 
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--slow", action="store_true", default=False,
+        help="run the slow tier too, i.e. every test (README, Contributing); without it tests marked slow are "
+        "deselected, unless named by node id",
+    )  # fmt: skip
+
+
+def pytest_report_header(config) -> str:
+    if config.getoption("--slow"):
+        return "tier: all tests (--slow)"
+    return "tier: fast (tests marked slow are deselected; --slow runs every test)"
+
+
+def _named_on_command_line(config) -> list[str]:
+    """The node ids given on the command line (``path::test``), relative to the root directory as node ids are."""
+    named = []
+    for arg in config.args:
+        path, sep, rest = arg.partition("::")
+        if sep:
+            full = (Path(config.invocation_params.dir) / path).resolve()
+            try:
+                named.append(f"{full.relative_to(config.rootpath).as_posix()}::{rest}")
+            except ValueError:
+                continue
+    return named
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """The fast tier: tests marked ``slow`` are deselected (not skipped: under CI a skip fails the run) unless
+    ``--slow`` is given or the test is named by node id."""
+    if config.getoption("--slow"):
+        return
+    named = _named_on_command_line(config)
+
+    def wanted(item) -> bool:
+        return item.get_closest_marker("slow") is None or any(
+            item.nodeid == n or item.nodeid.startswith((n + "[", n + "::")) for n in named
+        )
+
+    deselected = [item for item in items if not wanted(item)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if wanted(item)]
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     if CI and _skipped:
         terminalreporter.section("skipped tests fail the run under CI", red=True)

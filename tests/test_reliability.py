@@ -324,6 +324,7 @@ def _killed(point, argv, tmp_path):
     assert proc.returncode == -9, proc.stderr[-3000:]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ["mid-epoch", "after-log-row", "backup-write", "best-write"])
 def test_a_run_killed_at_any_instant_resumes_cleanly(point, world, tmp_path, capsys):
     run = tmp_path / "run"
@@ -341,6 +342,7 @@ def test_a_run_killed_at_any_instant_resumes_cleanly(point, world, tmp_path, cap
     assert (run / "last.keras").is_file() and (run / "best.keras").is_file()
 
 
+@pytest.mark.slow
 def test_a_kill_between_the_best_model_and_its_record_is_completed_on_resume(world, tmp_path, capsys):
     run = tmp_path / "run"
     argv = train_args(world["spec"], run, "--seed", "0")
@@ -365,6 +367,7 @@ def test_a_pending_best_record_without_its_model_is_dropped(finished, tmp_path):
     assert checkpoint.best == json.loads(before)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ["export-before-rename", "export-rename"])
 def test_an_export_killed_at_its_rename_leaves_one_pair(point, world, tmp_path):
     """Issue #12: an export and its report are replaced together: the new report waits under a pending name

@@ -238,6 +238,7 @@ print("ITERATIONS", int(result.model.optimizer.iterations.numpy()))
 """
 
 
+@pytest.mark.slow
 def test_training_killed_mid_epoch_resumes_where_it_stopped(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(textwrap.dedent(RESUMABLE_SCRIPT.format(tests=str(REPO / "tests"))))

@@ -98,7 +98,9 @@ def _family(name, tmp_path_factory):
 DILATED = ["vgg16", "resnet50", "xception"]
 
 
-@pytest.mark.parametrize("name", list(FAMILIES))
+@pytest.mark.parametrize(  # ResNet-101 is ResNet-50's code with more blocks: the slow tier's
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n == "resnet101" else n for n in FAMILIES]
+)
 def test_output_stride_32_equals_keras_applications(families, name):
     family = families(name)
     ours = features_of(family.backbone(32), family.image)
