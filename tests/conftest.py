@@ -1,5 +1,6 @@
 import os
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -93,9 +94,43 @@ def shared_dir() -> Path:
     return SHARED
 
 
+def _global_state() -> dict:
+    """The process-wide Keras/TensorFlow settings a library call must leave as it found them (issue 27)."""
+    import keras
+    from tensorflow.python.framework import config as tf_config  # no public getter of op determinism
+
+    return {
+        "dtype policy": keras.config.dtype_policy().name,
+        "floatx": keras.config.floatx(),
+        "image data format": keras.config.image_data_format(),
+        "op determinism": tf_config.is_op_determinism_enabled(),
+    }
+
+
+def _test_seed(request) -> int:
+    """The seed of one test: pytest-randomly's (a new one each run, printed in the header; ``--randomly-seed=N``
+    repeats a run, order included), else 0, plus the test id, as pytest-randomly reseeds ``random``."""
+    base = getattr(request.config.option, "randomly_seed", None)
+    return ((base if isinstance(base, int) else 0) + zlib.crc32(request.node.nodeid.encode())) % 2**32
+
+
 @pytest.fixture(autouse=True)
-def _fresh_keras_session():
+def _fresh_keras_session(request):
+    """Every test starts from a fresh Keras session and its own seed, so the weights a test draws do not depend
+    on which tests ran before it in its worker; and leaves the global settings as it found them."""
     import keras
 
     keras.backend.clear_session()
+    keras.utils.set_random_seed(_test_seed(request))
+    before = _global_state()
     yield
+    after = _global_state()
+    if after != before:
+        from tensorflow.python.framework import config as tf_config
+
+        keras.config.set_dtype_policy(before["dtype policy"])
+        keras.config.set_floatx(before["floatx"])
+        keras.config.set_image_data_format(before["image data format"])
+        (tf_config.enable_op_determinism if before["op determinism"] else tf_config.disable_op_determinism)()
+        changed = {k: f"{before[k]} -> {after[k]}" for k in before if before[k] != after[k]}
+        pytest.fail(f"the test left global Keras/TensorFlow settings changed (now restored): {changed}")
