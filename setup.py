@@ -20,7 +20,7 @@ EXTRAS = {
     "gpu": ["tensorflow[and-cuda]>=2.20.0,<3"],
     "data": [
         "albumentations>=2.0.0,<3",
-        "tensorflow-datasets>=4.9.4,<5",
+        "tensorflow-datasets>=4.9.10,<5",
         "importlib_resources",
     ],
     "export": [

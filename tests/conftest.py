@@ -73,7 +73,10 @@ def pytest_collection_modifyitems(config, items) -> None:
         items[:] = [item for item in items if wanted(item)]
 
 
-def pytest_terminal_summary(terminalreporter) -> None:
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int):  # pytest-randomly's header line, which -q hides
+        terminalreporter.write_line(f"random order: --randomly-seed={seed} repeats this run")
     if CI and _skipped:
         terminalreporter.section("skipped tests fail the run under CI", red=True)
         for nodeid, reason in _skipped:

@@ -124,6 +124,7 @@ def test_aux_head_loss_is_weighted_0_4_and_fit_runs():
     assert "val_logits_miou" in history.history
 
 
+@pytest.mark.slow
 def test_pspnet_fits_after_compile_model_and_after_a_plain_compile():
     # The registry's small PSPNet (same architecture, reduced widths) with its aux head.
     keras.utils.set_random_seed(0)

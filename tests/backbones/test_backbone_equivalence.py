@@ -127,7 +127,9 @@ def _reference_twin(reference):
     return twins
 
 
-@pytest.mark.parametrize("name", DILATED)
+@pytest.mark.parametrize(  # in the fast tier VGG16's; tests/backbones/test_alignment.py dilates the others fast
+    "name", [n if n == "vgg16" else pytest.param(n, marks=pytest.mark.slow) for n in DILATED]
+)
 def test_dilated_backbones_keep_every_weight(families, name):
     family = families(name)
     twins = _reference_twin(family.reference) if family.name == "xception" else None
