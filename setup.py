@@ -11,30 +11,32 @@ class BuildPy(build_py):
         return [] if package == "kerasseg.zoo_models" else super().find_package_modules(package, package_dir)
 
 
-TF_VERSION = "2.21.0"
-
+# Ranges, not pins (a library installs beside the user's own TensorFlow and Keras): each lower bound is a version
+# the fast tier passed with (constraints-oldest.txt, tools/test-oldest.sh), each upper bound the next major.
+# The exact set CI runs is constraints.txt.
 EXTRAS = {
     # TensorFlow comes from an extra so that Colab (TensorFlow preinstalled) installs nothing over it.
-    "cpu": [f"tensorflow-cpu=={TF_VERSION}"],
-    "gpu": [f"tensorflow[and-cuda]=={TF_VERSION}"],
+    "cpu": ["tensorflow-cpu>=2.20.0,<3"],
+    "gpu": ["tensorflow[and-cuda]>=2.20.0,<3"],
     "data": [
-        "albumentations==2.0.8",
-        "tensorflow-datasets==4.9.10",
+        "albumentations>=2.0.0,<3",
+        "tensorflow-datasets>=4.9.10,<5",
         "importlib_resources",
     ],
     "export": [
-        "tf2onnx==1.17.0",
-        "onnx==1.23.2",
-        "onnxruntime==1.32.0",
+        "tf2onnx>=1.17.0,<2",
+        "onnx>=1.16.0,<2",
+        "onnxruntime>=1.17.0,<2",
     ],
-    "crf": ["pydensecrf2==1.1"],
+    "crf": ["pydensecrf2>=1.1,<2"],
     "dev": [
-        "pytest>=8",
-        "pytest-xdist>=3",
+        "pytest>=8.0,<10",
+        "pytest-xdist>=3.5,<4",
+        "pytest-randomly>=3.15,<6",
         "ruff>=0.6",
-        "nbclient==0.11.0",
-        "nbformat==5.11.1",
-        "ipykernel==7.4.0",
+        "nbclient>=0.10,<1",
+        "nbformat>=5.10,<6",
+        "ipykernel>=6.29,<8",
     ],
 }
 
@@ -44,20 +46,20 @@ setup(
     description=__doc__,
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    python_requires=">=3.10",
+    python_requires=">=3.11",
     packages=find_packages(include=["kerasseg", "kerasseg.*", "kerasseg_cli"]) + ["kerasseg.zoo_models"],
     # The zoo's Keras models, labels and cards travel in the wheel (kerasseg.load works after pip install);
     # the exports are downloaded on demand (kerasseg.zoo.entry_file, SHA-256 from index.json).
     package_dir={"kerasseg.zoo_models": "saved_models"},
     package_data={"kerasseg.zoo_models": ["index.json", "*/model.keras", "*/labels.txt", "*/CARD.md"]},
     install_requires=[
-        "keras==3.15.1",
+        "keras>=3.15.0,<4",
         "numpy>=1.26,<3",
-        "h5py==3.14.0",
-        "pillow>=10",
-        "matplotlib>=3.8",
+        "h5py>=3.11,<4",
+        "pillow>=10,<14",
+        "matplotlib>=3.8,<4",
         # The LiteRT interpreter: every export is checked against Keras, the demo included.
-        "ai-edge-litert==2.3.0",
+        "ai-edge-litert>=2.2.0,<3",
         # The runtime of the generated metadata classes (kerasseg/export/schemas); TensorFlow needs it too.
         "flatbuffers>=25.9.23",
     ],

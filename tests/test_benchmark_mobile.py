@@ -3,11 +3,13 @@
 import json
 
 import numpy as np
+import pytest
 from scripts import REPO, load_script
 
 LITE_DIR = REPO / "benchmarks" / "lite"
 
 
+@pytest.mark.slow
 def test_lite_checkpoint_is_the_benchmarks_lite_model():
     from kerasseg.evaluation import load_model
 

@@ -68,6 +68,7 @@ def unet_counts(size, classes, base=64, depth=4):
     return params, macs
 
 
+@pytest.mark.slow
 def test_unet_row_and_tables(bench):
     params, macs = unet_counts(64, 21)
     rows = bench.benchmark(["unet"], size=64, runs=1, budget_s=0)
@@ -86,6 +87,7 @@ def test_unet_row_and_tables(bench):
     assert len(markdown) == 2 + len(rows)
 
 
+@pytest.mark.slow
 def test_failures_are_rows_and_unknown_names_list_valid_ones(bench):
     rows = bench.benchmark(["unet"], size=60, runs=1)
     assert rows[0]["model"] == "unet" and "not a multiple of 16" in rows[0]["error"]

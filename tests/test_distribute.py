@@ -213,6 +213,7 @@ def test_worker_shares_together_make_the_single_process_batches(tmp_path, lazy):
 # --- real worker processes --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_workers_train_like_one_process_with_the_same_global_batch(tmp_path, job):
     data = write_folder_dataset(tmp_path)
     epochs, ports = 2, free_ports(2)
@@ -256,6 +257,7 @@ def test_two_workers_train_like_one_process_with_the_same_global_batch(tmp_path,
     )
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_epoch_resumes_after_restart(tmp_path, job):
     data = write_folder_dataset(tmp_path)
     epochs, out = 3, tmp_path / "run"

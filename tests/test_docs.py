@@ -150,6 +150,7 @@ def _camvid_mirror(camvid: Path, mirror: Path) -> Path:
     return mirror
 
 
+@pytest.mark.slow
 def test_the_cheap_commands_run_as_shown(tmp_path, monkeypatch, capsys):
     from kerasseg import zoo
     from kerasseg_cli import main

@@ -148,6 +148,7 @@ def test_install_cell_stops_the_notebook_when_the_install_fails(tmp_path, monkey
         _run([HIDE_KERASSEG, cell, "print('the notebook went on')"], tmp_path, monkeypatch, {"PIP_NO_INDEX": "1"})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_with_ci_settings(name, tmp_path, monkeypatch):
     from nbclient import NotebookClient

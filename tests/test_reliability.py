@@ -357,6 +357,7 @@ def _killed(point, argv, tmp_path):
     assert proc.returncode == -9, proc.stderr[-3000:]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ["mid-epoch", "after-log-row", "backup-write", "best-write"])
 def test_a_run_killed_at_any_instant_resumes_cleanly(point, world, tmp_path, capsys):
     run = tmp_path / "run"
@@ -374,6 +375,7 @@ def test_a_run_killed_at_any_instant_resumes_cleanly(point, world, tmp_path, cap
     assert (run / "last.keras").is_file() and (run / "best.keras").is_file()
 
 
+@pytest.mark.slow
 def test_a_kill_between_the_best_model_and_its_record_is_completed_on_resume(world, tmp_path, capsys):
     run = tmp_path / "run"
     argv = train_args(world["spec"], run, "--seed", "0")
@@ -398,6 +400,7 @@ def test_a_pending_best_record_without_its_model_is_dropped(finished, tmp_path):
     assert checkpoint.best == json.loads(before)
 
 
+@pytest.mark.slow
 def test_a_predict_killed_mid_write_leaves_no_partial_file_after_the_next_run(world, tmp_path, capsys):
     argv = ["predict", "--model", world["model"], "--images", world["root"] / "data/images/val", "--out",
             tmp_path / "p"]
@@ -408,6 +411,7 @@ def test_a_predict_killed_mid_write_leaves_no_partial_file_after_the_next_run(wo
     assert sorted(p.name for p in (tmp_path / "p" / "masks").iterdir()) == ["0.png", "1.png"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ["export-before-rename", "export-rename"])
 def test_an_export_killed_at_its_rename_leaves_one_pair(point, world, tmp_path):
     """Issue #12: an export and its report are replaced together: the new report waits under a pending name

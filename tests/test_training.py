@@ -132,6 +132,7 @@ def test_a_plain_model_with_dict_outputs_is_refused_by_name():
         training.compile_model(plain)
 
 
+@pytest.mark.slow
 def test_pspnet_fits_after_compile_model_and_after_a_plain_compile():
     # The registry's small PSPNet (same architecture, reduced widths) with its aux head.
     keras.utils.set_random_seed(0)
@@ -246,6 +247,7 @@ print("ITERATIONS", int(result.model.optimizer.iterations.numpy()))
 """
 
 
+@pytest.mark.slow
 def test_training_killed_mid_epoch_resumes_where_it_stopped(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(textwrap.dedent(RESUMABLE_SCRIPT.format(tests=str(REPO / "tests"))))

@@ -103,6 +103,7 @@ def int8_argmax(path: Path, images: np.ndarray) -> np.ndarray:
     return np.stack(predicted)
 
 
+@pytest.mark.slow  # full resolution, every check image
 @pytest.mark.parametrize("name", sorted(EXPECTED_ENTRIES))
 def test_entry_reproduces_its_card(name, shared_dir):
     card = zoo.card(name, root=ZOO)

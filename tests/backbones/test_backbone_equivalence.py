@@ -98,7 +98,9 @@ def _family(name, tmp_path_factory):
 DILATED = ["vgg16", "resnet50", "xception"]
 
 
-@pytest.mark.parametrize("name", list(FAMILIES))
+@pytest.mark.parametrize(  # ResNet-101 is ResNet-50's code with more blocks: the slow tier's
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n == "resnet101" else n for n in FAMILIES]
+)
 def test_output_stride_32_equals_keras_applications(families, name):
     family = families(name)
     ours = features_of(family.backbone(32), family.image)
@@ -125,7 +127,9 @@ def _reference_twin(reference):
     return twins
 
 
-@pytest.mark.parametrize("name", DILATED)
+@pytest.mark.parametrize(  # in the fast tier VGG16's; tests/backbones/test_alignment.py dilates the others fast
+    "name", [n if n == "vgg16" else pytest.param(n, marks=pytest.mark.slow) for n in DILATED]
+)
 def test_dilated_backbones_keep_every_weight(families, name):
     family = families(name)
     twins = _reference_twin(family.reference) if family.name == "xception" else None

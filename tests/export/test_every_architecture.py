@@ -31,6 +31,8 @@ from model_checks import build_small, structured_images
 from kerasseg.export import QUANTIZATIONS, parity_report, tflite_ops, to_onnx, to_tflite_modes
 from kerasseg.models import list_models, model_info
 
+pytestmark = pytest.mark.slow  # every architecture in every mode: the slow tier (--slow)
+
 LABELS = ["red", "green", "blue", "dark"]
 FORBIDDEN_OPS = ("Flex", "CUSTOM", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE")
 

@@ -26,7 +26,14 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+# In the fast tier, the one layer no other fast test exports: caffe preprocessing is
+# tests/layers/test_preprocessing.py's, the pyramid tests/layers/test_pyramid_pooling.py's.
+FAST_TIER = {"deeplabv3"}
+
+
+@pytest.mark.parametrize(
+    "name", [n if n in FAST_TIER else pytest.param(n, marks=pytest.mark.slow) for n in sorted(CASES)]
+)
 def test_no_reverse_or_mean_for_the_gpu_delegate(name, tmp_path):
     model = build_small(name, input_shape=(64, 64, 3))
     path = to_tflite(model, str(tmp_path / f"{name}.tflite"), "float32", metadata=False)

@@ -22,6 +22,8 @@ import pytest
 from export_helpers import COLOUR_LABELS, SETUP, interior, stripes_image
 from PIL import Image
 
+pytestmark = pytest.mark.slow  # headless Chromium: the slow tier (--slow)
+
 REPO = Path(__file__).resolve().parents[2]
 WEB = REPO / "tflite" / "web"
 sys.path.insert(0, str(REPO))  # tflite/ is an app folder beside the package

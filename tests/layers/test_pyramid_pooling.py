@@ -155,6 +155,7 @@ def test_converts_to_gpu_delegate_tflite_ops(tmp_path, size, expected_ops):
     np.testing.assert_allclose(run_tflite(path, image), model.predict(image, verbose=0), atol=1e-3)
 
 
+@pytest.mark.slow
 def test_pspnet_exports_to_onnx_at_a_non_square_size(tmp_path):
     """56×80 gives 7×10 features; ONNX Resize from 3 or 6 bins by a float scale would give 6 and 9 rows.
 

@@ -79,6 +79,7 @@ def test_image_pyramid_is_the_max_of_the_shared_network_over_scales(tmp_path):
     np.testing.assert_allclose(loaded(image).numpy(), expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_image_pyramid_exports_to_builtin_tflite(tmp_path):
     model = kerasseg.DeepLabV2(3, (64, 64, 3), backbone="vgg16", weights=None, fc_units=8, dropout=0.0)
     ops_ = tflite_ops(to_tflite(model, str(tmp_path / "deeplabv2.tflite")))

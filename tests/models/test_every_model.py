@@ -15,6 +15,12 @@ def test_unknown_model_name_lists_valid_names():
         model_info("no-such-model")
 
 
-@pytest.mark.parametrize("name", list_models())
+# The fast tier runs the checker on U-Net, the quickest to check (~10 s); --slow on every architecture.
+FAST_TIER = {"unet"}
+
+
+@pytest.mark.parametrize(
+    "name", [n if n in FAST_TIER else pytest.param(n, marks=pytest.mark.slow) for n in list_models()]
+)
 def test_model_contract(name, tmp_path):
     check_model(name, tmp_path)

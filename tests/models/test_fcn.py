@@ -9,6 +9,7 @@ import kerasseg
 from kerasseg.models.fcn import learnable_upsampling
 
 
+@pytest.mark.slow
 def test_fc6_fc7_convolutions_compute_the_vgg16_classifier_and_fcn8s_has_134m_parameters(tmp_path):
     # The seed's key observation: fully connected layers are convolutions that cover their whole input.
     vgg = keras.applications.VGG16(include_top=True, weights=None)  # random init, 224×224 input

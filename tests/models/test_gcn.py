@@ -66,6 +66,7 @@ def test_boundary_refinement_matches_numpy():
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_resnet50_gcn_structure_and_parameter_count():
     model = kerasseg.GCN(classes=21, input_shape=(64, 64, 3), backbone="resnet50", weights=None)
     layers = model.layers

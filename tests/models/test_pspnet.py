@@ -23,6 +23,7 @@ def pspnet_head_parameters(channels: int, stage4_channels: int, classes: int) ->
     return pyramid + final + aux
 
 
+@pytest.mark.slow
 def test_resnet50_structure_and_parameter_count():
     model = kerasseg.PSPNet(classes=21, input_shape=(64, 64, 3), backbone="resnet50", weights=None)
     assert set(model.output) == {"logits", "aux"}
@@ -48,6 +49,7 @@ def _cross_entropy():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=255)
 
 
+@pytest.mark.slow
 def test_auxiliary_loss_trains_the_aux_head_and_the_backbone():
     model = build_small("pspnet", classes=3)
     x = structured_images(2, (64, 64))
@@ -99,6 +101,7 @@ def test_size_that_is_not_a_multiple_of_8_is_rejected_with_the_size_to_use():
         kerasseg.PSPNet(classes=3, input_shape=(60, 64, 3), weights=None)
 
 
+@pytest.mark.slow
 def test_plain_compile_and_fit_train_the_aux_head_with_weight_0_4(tmp_path):
     model = kerasseg.PSPNet(classes=3, input_shape=(None, None, 3), weights=None, backbone="mobilenetv2", alpha=0.35,
                             filters=16, aux_filters=8)

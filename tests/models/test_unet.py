@@ -62,6 +62,7 @@ def test_skips_are_cropped_at_the_centre_to_the_papers_sizes():
         np.testing.assert_array_equal(crop(x).numpy(), x[:, margin:margin + size, margin:margin + size])
 
 
+@pytest.mark.slow
 def test_xception_encoder_skips_fit_at_any_size():
     # The backbone's maps are exactly H/s (kerasseg/backbones/xception.py), so every skip meets its up-convolution;
     # Keras' unpadded entry flow gave 29 and 15 at 64 and the stride-2 concatenation failed.
