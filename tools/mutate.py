@@ -77,8 +77,7 @@ MUTATIONS = [
      "fc6_kernel=7, fc6_dilation=4", "fc6_kernel=7, fc6_dilation=2", DILATED),
     # DeepLab v1/v2 (Chen et al. 2015, 2017)
     ("deeplab v1: fc6 rate 12 -> 6", M + "deeplab.py",
-     'padding="same", dilation_rate=12, activation="relu", name="fc6"',
-     'padding="same", dilation_rate=6, activation="relu", name="fc6"', DEEPLAB),
+     "fc6_kernel=3, fc6_dilation=12,", "fc6_kernel=3, fc6_dilation=6,", DEEPLAB),
     ("deeplab v2: ASPP-L rates (6, 12, 18, 24) -> (6, 12, 18)", M + "deeplab.py",
      "    atrous_rates=(6, 12, 18, 24),\n    aspp_branch", "    atrous_rates=(6, 12, 18),\n    aspp_branch", DEEPLAB),
     ("deeplab v2: image pyramid fused by mean, not max", M + "deeplab.py",
@@ -152,7 +151,7 @@ MUTATIONS = [
     ("deeplabv3+: aligned by default on MobileNetV2 too (the zoo's geometry)", M + "deeplabv3.py",
      'aligned_resize = backbone == "xception"', 'aligned_resize = backbone in ("xception", "mobilenetv2")',
      ALIGNMENT),
-    ("mobilenetv2: feature grid top-left instead of bottom-right", B + "mobilenet.py",
+    ("mobilenetv2: feature grid top-left instead of bottom-right", "kerasseg/facts.py",
      '"feature_grid": "bottom_right"', '"feature_grid": "top_left"', ["tests/backbones/test_alignment.py", *ALIGNMENT]),
     ("resize: top-left grid read with half-pixel centres", L + "resizing.py",
      "ResizeBilinear(images=x, size=size, align_corners=False, half_pixel_centers=False)",

@@ -7,7 +7,8 @@
 Each backbone applies its own preprocessing (``kerasseg.layers.BackbonePreprocessing``) first and builds its
 layers flat in the caller's functional graph, with keras.applications' layer names. ``output_stride`` 16 or 8
 replaces the last strides by dilation (the atrous algorithm); the keys keep the nominal stride of the stage.
-ImageNet weights come from Keras' own files through the matching ``keras.applications`` model, by layer name.
+ImageNet weights come from Keras' own files through the matching ``keras.applications`` model, by layer name
+(:func:`copy_weights_by_name`, which a warm start from a saved model uses too).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import os
 
 from kerasseg.backbones._common import FEATURE_KEYS, OUTPUT_STRIDES, check_output_stride
-from kerasseg.backbones._weights import file_digest
+from kerasseg.backbones._weights import check_weights, copy_weights_by_name, file_digest, layer_weights
 from kerasseg.backbones.mobilenet import mobilenetv2
 from kerasseg.backbones.resnet import resnet50, resnet101
 from kerasseg.backbones.vgg import vgg16
@@ -77,7 +78,10 @@ def imagenet_weight_files(verify: bool = True) -> list[dict]:
 
 __all__ = [
     "BACKBONES",
+    "check_weights",
+    "copy_weights_by_name",
     "imagenet_weight_files",
+    "layer_weights",
     "FEATURE_KEYS",
     "OUTPUT_STRIDES",
     "build_backbone",

@@ -12,14 +12,11 @@ import math
 import keras
 from keras import ops
 
+from kerasseg.backbones import check_weights, copy_weights_by_name
+from kerasseg.backbones.vgg import convolutionalized, fully_connected_as_conv, vgg16_weights
 from kerasseg.layers import ResizeLike
 from kerasseg.models.contract import segmentation_input, segmentation_model
-from kerasseg.models.fcn import (
-    check_vgg16_backbone,
-    check_weights,
-    set_weights_by_name,
-    vgg16_classifier_weights,
-)
+from kerasseg.models.fcn import check_vgg16_backbone
 from kerasseg.models.registry import register
 
 __all__ = ["DeepLabV1LargeFOV", "DeepLabV2"]
@@ -62,22 +59,20 @@ class ImagePyramidLevel(keras.layers.Layer):
 
 def large_fov_head(x, classes: int, *, fc_units: int, dropout: float):
     """fc6 3×3 at rate 12 (1024), fc7 1×1 (1024), each ReLU + dropout, then fc8 1×1 to classes."""
-    x = keras.layers.Conv2D(fc_units, 3, padding="same", dilation_rate=12, activation="relu", name="fc6")(x)
-    x = keras.layers.Dropout(dropout, name="drop6")(x)
-    x = keras.layers.Conv2D(fc_units, 1, activation="relu", name="fc7")(x)
-    x = keras.layers.Dropout(dropout, name="drop7")(x)
+    x = fully_connected_as_conv(x, fc_units, fc6_kernel=3, fc6_dilation=12, dropout=dropout)
     return keras.layers.Conv2D(
         classes, 1, kernel_initializer=keras.initializers.RandomNormal(stddev=0.01), name="fc8"
     )(x)
 
 
-def _decimated_large_fov_weights(weights, fc_units: int) -> dict:
-    """VGG16 weights for LargeFOV: the convolutions as they are, fc6/fc7 subsampled by decimation.
+def decimated(values: dict, fc_units: int) -> dict:
+    """VGG16's convolutionalized weights (:func:`kerasseg.backbones.vgg.convolutionalized`) for LargeFOV: the
+    convolutions as they are, fc6/fc7 subsampled by decimation.
 
     fc6's 7×7 kernel keeps taps 0, 3, 6 in each direction (3×3), and fc6/fc7 keep every (4096 / fc_units)-th
     channel: DeepLab v1 "subsamples (by simple decimation)" the first FC layer; the channel decimation is ours.
     """
-    values = vgg16_classifier_weights(weights)
+    values = dict(values)
     step = 4096 // fc_units
     kernel, bias = values["fc6"]
     values["fc6"] = [kernel[::3, ::3, :, ::step], bias[::step]]
@@ -122,9 +117,8 @@ def DeepLabV1LargeFOV(
     logits = large_fov_head(features["stride32"], classes, fc_units=fc_units, dropout=dropout)
     model = segmentation_model(inputs, x, logits, name="deeplabv1_largefov")
     if weights is not None:
-        set_weights_by_name(
-            model, _decimated_large_fov_weights(weights, fc_units), f"VGG16 weights {weights!r}"
-        )
+        values = decimated(convolutionalized(vgg16_weights(weights, include_top=True)), fc_units)
+        copy_weights_by_name(model, values, f"deeplabv1_largefov: weights={weights!r}")
     return model
 
 
@@ -155,12 +149,9 @@ def atrous_spatial_pyramid_pooling(
                 classes, 3, padding="same", dilation_rate=rate, kernel_initializer=init, name=name
             )(x)
         else:
-            h = keras.layers.Conv2D(
-                fc_units, 3, padding="same", dilation_rate=rate, activation="relu", name=f"{name}_fc6"
-            )(x)
-            h = keras.layers.Dropout(dropout, name=f"{name}_drop6")(h)
-            h = keras.layers.Conv2D(fc_units, 1, activation="relu", name=f"{name}_fc7")(h)
-            h = keras.layers.Dropout(dropout, name=f"{name}_drop7")(h)
+            h = fully_connected_as_conv(
+                x, fc_units, fc6_kernel=3, fc6_dilation=rate, dropout=dropout, prefix=f"{name}_"
+            )
             h = keras.layers.Conv2D(classes, 1, kernel_initializer=init, name=f"{name}_fc8")(h)
         scores.append(h)
     return keras.layers.Add(name="aspp_sum")(scores) if len(scores) > 1 else scores[0]

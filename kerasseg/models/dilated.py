@@ -8,13 +8,15 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from kerasseg.models.contract import segmentation_input, segmentation_model
-from kerasseg.models.fcn import (
-    check_fc_options,
+from kerasseg.backbones import copy_weights_by_name
+from kerasseg.backbones.vgg import (
+    check_fully_connected_weights,
+    convolutionalized,
     fully_connected_as_conv,
-    set_weights_by_name,
-    vgg16_classifier_weights,
+    vgg16_weights,
 )
+from kerasseg.models.contract import segmentation_input, segmentation_model
+from kerasseg.models.fcn import check_vgg16_backbone
 from kerasseg.models.registry import register
 
 __all__ = ["DilatedContextNet", "DilatedFrontEnd"]
@@ -131,12 +133,14 @@ def DilatedFrontEnd(
     Deviations: "same" padding instead of valid convolutions on a reflection-padded input; bilinear upsampling is
     the contract's resize (as the release's fixed bilinear deconvolution).
     """
-    check_fc_options("dilated_frontend", backbone, weights, fc_units)
+    check_vgg16_backbone("dilated_frontend", backbone)
+    check_fully_connected_weights("dilated_frontend", weights, fc_units)
     inputs, x = segmentation_input(input_shape, 8, "dilated_frontend")
     logits = front_end(x, classes, fc_units=fc_units, dropout=dropout)
     model = segmentation_model(inputs, x, logits, name="dilated_frontend")
     if weights is not None:
-        set_weights_by_name(model, vgg16_classifier_weights(weights), f"VGG16 weights {weights!r}")
+        values = convolutionalized(vgg16_weights(weights, include_top=True))
+        copy_weights_by_name(model, values, f"dilated_frontend: weights={weights!r}")
     return model
 
 
@@ -166,11 +170,13 @@ def DilatedContextNet(
     Deviation: the paper trains the context module on a frozen front end; here both are one model (freeze the
     front end's layers for the paper's schedule).
     """
-    check_fc_options("dilated_context", backbone, weights, fc_units)
+    check_vgg16_backbone("dilated_context", backbone)
+    check_fully_connected_weights("dilated_context", weights, fc_units)
     inputs, x = segmentation_input(input_shape, 8, "dilated_context")
     scores = front_end(x, classes, fc_units=fc_units, dropout=dropout)
     logits = context_module(scores, classes, variant=context, identity_noise=identity_noise)
     model = segmentation_model(inputs, x, logits, name="dilated_context")
     if weights is not None:
-        set_weights_by_name(model, vgg16_classifier_weights(weights), f"VGG16 weights {weights!r}")
+        values = convolutionalized(vgg16_weights(weights, include_top=True))
+        copy_weights_by_name(model, values, f"dilated_context: weights={weights!r}")
     return model

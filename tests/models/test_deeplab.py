@@ -29,13 +29,22 @@ def test_largefov_parameter_count_and_atrous_structure():
 
 
 def test_largefov_decimates_the_vgg16_fc_weights(monkeypatch):
-    # Values that name their position: fc6 by (tap, output channel), fc7 by (input, output channel).
+    # Values that name their position: fc6 by (tap, output channel), fc7 by (input, output channel). VGG16's
+    # Dense fc1 reads pool5 flattened in (row, column, channel) order: its kernel is fc6's reshaped.
     taps = np.arange(49, dtype="float32").reshape(7, 7, 1, 1) * 10_000
     fc6 = np.ascontiguousarray(np.broadcast_to(taps + np.arange(4096, dtype="float32"), (7, 7, 512, 4096)))
     fc7 = (np.arange(4096, dtype="float32")[:, None] * 4096 + np.arange(4096, dtype="float32"))[None, None]
-    fake = {"fc6": [fc6, np.arange(4096, dtype="float32")], "fc7": [fc7, -np.arange(4096, dtype="float32")]}
-    monkeypatch.setattr(deeplab, "vgg16_classifier_weights", lambda weights: dict(fake))
+    dense = {"fc1": [fc6.reshape(7 * 7 * 512, 4096), np.arange(4096, dtype="float32")],
+             "fc2": [fc7[0, 0], -np.arange(4096, dtype="float32")]}
+    asked = []
+
+    def classifier_file(weights, include_top=False):
+        asked.append((weights, include_top))
+        return dict(dense)
+
+    monkeypatch.setattr(deeplab, "vgg16_weights", classifier_file)
     model = kerasseg.DeepLabV1LargeFOV(3, (32, 32, 3), weights="imagenet", fc_units=1024)
+    assert asked == [("imagenet", True)]  # the classifier's file, with its fully connected layers
     kernel = model.get_layer("fc6").kernel.numpy()
     # Taps 0, 3, 6 of the 7×7 kernel (the 3×3 at rate 3 inside it), every 4th output channel.
     np.testing.assert_array_equal(kernel[1, 2, :, 5], fc6[3, 6, :, 20])
