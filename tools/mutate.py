@@ -133,7 +133,7 @@ MUTATIONS = [
     ("unet: skip cropped at the top-left", M + "unet.py",
      "((dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2))", "((0, dh), (0, dw))", UNET),
     ("unet: default depth 4 -> 3", M + "unet.py",
-     "    depth: int = 4,", "    depth: int = 3,", UNET),
+     "PAPER_DEPTH = 4", "PAPER_DEPTH = 3", UNET),
     ("unet: skip concatenated after the upsampled map", M + "unet.py",
      'Concatenate(name=f"{name}_concat")([skip, x])', 'Add(name=f"{name}_concat")([skip, x])', UNET),
     # Xception (Chollet 2017; DeepLabv3+)

@@ -13,6 +13,7 @@ ImageNet weights come from Keras' own files through the matching ``keras.applica
 
 from __future__ import annotations
 
+import inspect
 import os
 
 from kerasseg.backbones._common import FEATURE_KEYS, OUTPUT_STRIDES, check_output_stride
@@ -53,6 +54,10 @@ def build_backbone(name: str, inputs, *, weights=None, output_stride: int = 32, 
     if name not in _BUILDERS:
         raise ValueError(f"Unknown backbone {name!r}; valid backbones: {', '.join(_BUILDERS)}")
     check_output_stride(name, output_stride)
+    valid = [p for p in inspect.signature(_BUILDERS[name]).parameters if p not in ("inputs", "weights", "output_stride")]
+    unknown = [key for key in options if key not in valid]
+    if unknown:
+        raise TypeError(f"{name}: no option {', '.join(map(repr, unknown))}; its options: {', '.join(valid) or 'none'}")
     return _BUILDERS[name](inputs, weights=weights, output_stride=output_stride, **options)
 
 

@@ -16,7 +16,6 @@ from kerasseg.backbones import check_weights, copy_weights_by_name
 from kerasseg.backbones.vgg import convolutionalized, fully_connected_as_conv, vgg16_weights
 from kerasseg.layers import ResizeLike
 from kerasseg.models.contract import segmentation_input, segmentation_model
-from kerasseg.models.fcn import check_vgg16_backbone
 from kerasseg.models.registry import register
 
 __all__ = ["DeepLabV1LargeFOV", "DeepLabV2"]
@@ -89,7 +88,6 @@ def DeepLabV1LargeFOV(
     classes: int = 21,
     input_shape=(None, None, 3),
     *,
-    backbone: str = "vgg16",
     weights="imagenet",
     fc_units: int = 1024,
     dropout: float = 0.5,
@@ -106,7 +104,6 @@ def DeepLabV1LargeFOV(
     All five poolings are 3×3 as in the release (stride 2, then stride 1 for pool4/pool5), "same" padded.
     Deviation: the fully connected CRF post-processing is not part of the network.
     """
-    check_vgg16_backbone("deeplabv1_largefov", backbone)
     check_weights("deeplabv1_largefov", weights)
     if weights is not None and 4096 % fc_units:
         raise ValueError(f"deeplabv1_largefov: ImageNet fc6/fc7 need fc_units dividing 4096, got {fc_units}")
@@ -157,13 +154,16 @@ def atrous_spatial_pyramid_pooling(
     return keras.layers.Add(name="aspp_sum")(scores) if len(scores) > 1 else scores[0]
 
 
-def _deeplabv2_network(classes, backbone, weights, atrous_rates, branch, fc_units, dropout) -> keras.Model:
-    """The single-scale network, (batch, H, W, 3) → scores (batch, ⌈H/8⌉, ⌈W/8⌉, classes); any H, W."""
+def _deeplabv2_network(
+    classes, backbone, weights, output_stride, atrous_rates, branch, fc_units, dropout
+) -> keras.Model:
+    """The single-scale network, (batch, H, W, 3) → scores (batch, ⌈H/s⌉, ⌈W/s⌉, classes), s the output stride;
+    any H, W."""
     from kerasseg.backbones import build_backbone
 
     inputs = keras.Input((None, None, 3), name="image")
     options = {"dilated_pooling": "stride1"} if backbone == "vgg16" else {}
-    features = build_backbone(backbone, inputs, weights=weights, output_stride=8, **options)
+    features = build_backbone(backbone, inputs, weights=weights, output_stride=output_stride, **options)
     scores = atrous_spatial_pyramid_pooling(
         features["stride32"],
         classes,
@@ -198,8 +198,9 @@ def DeepLabV2(
     Reference: Chen et al., "DeepLab: Semantic Image Segmentation with Deep Convolutional Nets, Atrous
     Convolution, and Fully Connected CRFs", TPAMI 2017, sections 3.2-3.3 and 4.
 
-    Input (batch, H, W, 3) RGB in [0, 255], H and W multiples of 8 (or ``None``: padded inside) → ``logits``
-    (batch, H, W, classes), the scores at H/8 upsampled bilinearly. ``multi_scale``: the same network (shared
+    Input (batch, H, W, 3) RGB in [0, 255], H and W multiples of ``output_stride`` (or ``None``: padded inside)
+    → ``logits`` (batch, H, W, classes), the scores at H/8 upsampled bilinearly. ``output_stride``: 8, the paper's;
+    16 or 32 dilate fewer stages (cheaper), the rates unchanged. ``multi_scale``: the same network (shared
     weights) runs on the image resized by each of ``scales``, the score maps are resized to the largest scale's
     and fused by their maximum (MSC, section 4). ``aspp_branch``: ``"single"`` (default for ResNet, the
     authors' release) or ``"fc"`` (fc6-fc7-fc8 per branch, default for VGG-16); see
@@ -211,14 +212,14 @@ def DeepLabV2(
         raise ValueError(
             f"deeplabv2: unknown backbone {backbone!r}; valid backbones: {', '.join(DEEPLABV2_BACKBONES)}"
         )
-    if output_stride != 8:
-        raise ValueError(f"deeplabv2: the paper's network has output_stride 8, got {output_stride}")
     if not scales or min(scales) <= 0:
         raise ValueError(f"deeplabv2: scales must be positive, got {scales!r}")
     branch = aspp_branch or ("fc" if backbone == "vgg16" else "single")
-    network = _deeplabv2_network(classes, backbone, weights, tuple(atrous_rates), branch, fc_units, dropout)
+    network = _deeplabv2_network(
+        classes, backbone, weights, output_stride, tuple(atrous_rates), branch, fc_units, dropout
+    )
 
-    inputs, x = segmentation_input(input_shape, 8, "deeplabv2")
+    inputs, x = segmentation_input(input_shape, output_stride, "deeplabv2")
     if not multi_scale:
         return segmentation_model(inputs, x, network(x), name="deeplabv2")
     outputs = []

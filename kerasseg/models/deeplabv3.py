@@ -54,7 +54,7 @@ def _rates(atrous_rates, output_stride):
 
 @register(
     "deeplabv3",
-    small=_SMALL | {"decoder_filters": None},
+    small={"backbone": "mobilenetv2", "alpha": 0.35, "aspp_filters": 16},
 )
 def DeepLabV3(
     classes: int = 21,
@@ -67,7 +67,6 @@ def DeepLabV3(
     atrous_rates=None,
     aspp_filters: int = 256,
     separable: bool = False,
-    decoder_filters=None,
     aligned_resize: bool | None = None,
     **backbone_options,
 ) -> keras.Model:
@@ -75,12 +74,10 @@ def DeepLabV3(
 
     Backbone at ``output_stride`` 16 (or 8: rates doubled), ``multi_grid`` unit rates in the last ResNet stage,
     ASPP (1×1, three 3×3 atrous, image pooling; 256 filters, batch norm), 1×1 classifier, bilinear upsampling to
-    the input. ``atrous_rates=()`` gives the MobileNetV2 head without atrous branches. ``decoder_filters`` is
-    unused here (it is DeepLabV3Plus's) and accepted so both share the registry's small settings.
+    the input. ``atrous_rates=()`` gives the MobileNetV2 head without atrous branches.
     ``aligned_resize``: the upsampling reads the backbone's grid, as in DeepLabV3Plus (on by default for
     Xception only); half-pixel, a stride-16 cell lands 7.5 pixels off.
     """
-    del decoder_filters
     grid = _resize_grid(backbone, aligned_resize)
     inputs, x = segmentation_input(input_shape, output_stride, "DeepLabV3")
     features = _encoder(x, backbone, weights, output_stride, multi_grid, backbone_options)

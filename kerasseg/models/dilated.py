@@ -16,7 +16,6 @@ from kerasseg.backbones.vgg import (
     vgg16_weights,
 )
 from kerasseg.models.contract import segmentation_input, segmentation_model
-from kerasseg.models.fcn import check_vgg16_backbone
 from kerasseg.models.registry import register
 
 __all__ = ["DilatedContextNet", "DilatedFrontEnd"]
@@ -117,7 +116,6 @@ def DilatedFrontEnd(
     classes: int = 21,
     input_shape=(None, None, 3),
     *,
-    backbone: str = "vgg16",
     weights="imagenet",
     fc_units: int = 4096,
     dropout: float = 0.5,
@@ -133,7 +131,6 @@ def DilatedFrontEnd(
     Deviations: "same" padding instead of valid convolutions on a reflection-padded input; bilinear upsampling is
     the contract's resize (as the release's fixed bilinear deconvolution).
     """
-    check_vgg16_backbone("dilated_frontend", backbone)
     check_fully_connected_weights("dilated_frontend", weights, fc_units)
     inputs, x = segmentation_input(input_shape, 8, "dilated_frontend")
     logits = front_end(x, classes, fc_units=fc_units, dropout=dropout)
@@ -152,7 +149,6 @@ def DilatedContextNet(
     classes: int = 21,
     input_shape=(None, None, 3),
     *,
-    backbone: str = "vgg16",
     weights="imagenet",
     fc_units: int = 4096,
     dropout: float = 0.5,
@@ -170,7 +166,6 @@ def DilatedContextNet(
     Deviation: the paper trains the context module on a frozen front end; here both are one model (freeze the
     front end's layers for the paper's schedule).
     """
-    check_vgg16_backbone("dilated_context", backbone)
     check_fully_connected_weights("dilated_context", weights, fc_units)
     inputs, x = segmentation_input(input_shape, 8, "dilated_context")
     scores = front_end(x, classes, fc_units=fc_units, dropout=dropout)

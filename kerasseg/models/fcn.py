@@ -30,11 +30,6 @@ __all__ = ["FCN8s", "FCN16s", "FCN32s"]
 _AT_ONCE_SCALE = {"pool4": 0.01, "pool3": 0.0001}
 
 
-def check_vgg16_backbone(model: str, backbone: str) -> None:
-    if backbone != "vgg16":
-        raise ValueError(f"{model}: unknown backbone {backbone!r}; valid backbones: vgg16")
-
-
 def learnable_upsampling(x, classes: int, factor: int, *, trainable: bool = True, name: str):
     """×``factor`` transposed convolution, kernel 2·factor, no bias, initialised to bilinear interpolation.
 
@@ -65,7 +60,6 @@ def FCN(
     output_stride: int,
     *,
     input_shape=(None, None, 3),
-    backbone: str = "vgg16",
     weights="imagenet",
     fc_units: int = 4096,
     dropout: float = 0.5,
@@ -89,7 +83,6 @@ def FCN(
     """
     from kerasseg.backbones import build_backbone
 
-    check_vgg16_backbone(name, backbone)
     check_fully_connected_weights(name, weights, fc_units)
     inputs, x = segmentation_input(input_shape, 32, name)
     features = build_backbone("vgg16", x, weights=None)
@@ -127,7 +120,6 @@ def FCN32s(
     classes: int = 21,
     input_shape=(None, None, 3),
     *,
-    backbone: str = "vgg16",
     weights="imagenet",
     fc_units: int = 4096,
     dropout: float = 0.5,
@@ -142,7 +134,6 @@ def FCN32s(
         classes,
         32,
         input_shape=input_shape,
-        backbone=backbone,
         weights=weights,
         fc_units=fc_units,
         dropout=dropout,
@@ -158,7 +149,6 @@ def FCN16s(
     classes: int = 21,
     input_shape=(None, None, 3),
     *,
-    backbone: str = "vgg16",
     weights="imagenet",
     fc_units: int = 4096,
     dropout: float = 0.5,
@@ -174,7 +164,6 @@ def FCN16s(
         classes,
         16,
         input_shape=input_shape,
-        backbone=backbone,
         weights=weights,
         fc_units=fc_units,
         dropout=dropout,
@@ -191,7 +180,6 @@ def FCN8s(
     classes: int = 21,
     input_shape=(None, None, 3),
     *,
-    backbone: str = "vgg16",
     weights="imagenet",
     fc_units: int = 4096,
     dropout: float = 0.5,
@@ -207,7 +195,6 @@ def FCN8s(
         classes,
         8,
         input_shape=input_shape,
-        backbone=backbone,
         weights=weights,
         fc_units=fc_units,
         dropout=dropout,

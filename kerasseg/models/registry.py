@@ -44,8 +44,11 @@ def register(name: str, *, small=None, dynamic=True):
 
         @functools.wraps(builder)
         def checked(*args, **kwargs):
+            try:
+                bound = signature.bind_partial(*args, **kwargs)
+            except TypeError as error:  # an argument the builder does not take: name the ones it does
+                raise TypeError(f"{name}: {error}; its arguments: {', '.join(signature.parameters)}") from None
             # before any layer is built: classes=0 would otherwise surface as Keras' "filters=0"
-            bound = signature.bind_partial(*args, **kwargs)
             classes = bound.arguments.get("classes", signature.parameters["classes"].default)
             if isinstance(classes, bool) or not isinstance(classes, numbers.Integral) or classes < 1:
                 raise ValueError(f"{name}: classes must be a positive integer (the class count), got {classes!r}")

@@ -12,7 +12,6 @@ from kerasseg.backbones import check_weights, copy_weights_by_name
 from kerasseg.backbones.vgg import vgg16_weights
 from kerasseg.layers import BackbonePreprocessing, MaxPoolingWithIndices, MaxUnpooling
 from kerasseg.models.contract import segmentation_input, segmentation_model
-from kerasseg.models.fcn import check_vgg16_backbone
 from kerasseg.models.registry import register
 
 __all__ = ["SegNet"]
@@ -74,7 +73,6 @@ def SegNet(
     classes: int = 11,
     input_shape=(None, None, 3),
     *,
-    backbone: str = "vgg16",
     weights=None,
     width_multiplier: float = 1.0,
     classifier_kernel: int = 3,
@@ -94,7 +92,6 @@ def SegNet(
     Deviations: "same" padding with sizes multiple of 32 instead of Caffe's ceil-mode pooling of odd sizes; input
     caffe preprocessing (BGR minus the ImageNet mean, so ImageNet encoder weights fit); the release fed raw pixels.
     """
-    check_vgg16_backbone("segnet", backbone)
     check_weights("segnet", weights)
     if weights is not None and width_multiplier != 1.0:
         raise ValueError(

@@ -69,6 +69,15 @@ def test_deeplabv2_resnet101_aspp_structure():
     assert features.shape == (1, 8, 6, 2048) and scores.shape == (1, 8, 6, 21)  # output stride 8
 
 
+@pytest.mark.parametrize("output_stride", [8, 16])
+def test_deeplabv2_scores_at_its_output_stride(output_stride):
+    model = kerasseg.DeepLabV2(3, (64, 64, 3), backbone="vgg16", weights=None, fc_units=8,
+                               output_stride=output_stride, multi_scale=False)
+    network = model.get_layer("deeplabv2_single_scale")
+    assert network(np.zeros((1, 64, 64, 3), "float32")).shape == (1, 64 // output_stride, 64 // output_stride, 3)
+    assert model.output_shape == (None, 64, 64, 3)
+
+
 def test_image_pyramid_is_the_max_of_the_shared_network_over_scales(tmp_path):
     model = kerasseg.DeepLabV2(3, (64, 64, 3), backbone="vgg16", weights=None, fc_units=8, dropout=0.0)
     network = model.get_layer("deeplabv2_single_scale")
@@ -97,7 +106,9 @@ def test_image_pyramid_exports_to_builtin_tflite(tmp_path):
 def test_deeplabv2_bad_arguments_are_reported():
     with pytest.raises(ValueError, match="valid backbones: resnet101, resnet50, vgg16"):
         kerasseg.DeepLabV2(3, backbone="mobilenetv2", weights=None)
-    with pytest.raises(ValueError, match="output_stride 8"):
-        kerasseg.DeepLabV2(3, weights=None, output_stride=16)
+    with pytest.raises(ValueError, match="output_stride must be one of 8, 16, 32, got 4"):
+        kerasseg.DeepLabV2(3, weights=None, output_stride=4)
+    with pytest.raises(TypeError, match="deeplabv1_largefov: .*'backbone'"):
+        kerasseg.DeepLabV1LargeFOV(3, weights=None, backbone="vgg16")
     with pytest.raises(ValueError, match="valid branches: single, fc"):
         kerasseg.DeepLabV2(3, backbone="vgg16", weights=None, aspp_branch="triple", multi_scale=False)

@@ -77,6 +77,12 @@ def test_fixed_size_that_does_not_divide_names_the_fix():
         DeepLabV3Plus(classes=3, backbone="mobilenetv2", alpha=0.35, weights=None, input_shape=(100, 112, 3))
 
 
+def test_deeplabv3_has_no_decoder_to_size():
+    # DeepLabv3's head ends in ASPP and the classifier; decoder_filters is DeepLabv3+'s, and is refused by name.
+    with pytest.raises(TypeError, match="no option 'decoder_filters'; its options: alpha, include_last_conv"):
+        DeepLabV3(classes=3, backbone="mobilenetv2", alpha=0.35, weights=None, decoder_filters=16)
+
+
 def test_xception_decoder_inputs_are_h_over_4_and_h_over_16_on_the_same_pixels():
     # Any size that the output stride divides (80 = 16·5): the stride-4 and stride-16 maps are exactly 20 and 5
     # long, so the decoder's ×4 resize relates position j of both to pixel 4j and 16j; an impulse on pixel 32

@@ -67,3 +67,20 @@ def test_xception_encoder_skips_fit_at_any_size():
     # Keras' unpadded entry flow gave 29 and 15 at 64 and the stride-2 concatenation failed.
     model = UNet(classes=2, input_shape=(None, None, 3), backbone="xception", weights=None, base_filters=4)
     assert model.predict(np.zeros((1, 70, 45, 3), "float32"), verbose=0).shape == (1, 70, 45, 2)
+
+
+def test_options_the_chosen_network_would_not_use_are_refused():
+    with pytest.raises(ValueError, match="depth=3 .* backbone='mobilenetv2'"):
+        UNet(classes=2, backbone="mobilenetv2", alpha=0.35, weights=None, depth=3)
+    with pytest.raises(ValueError, match="unet: alpha are options of a backbone"):
+        UNet(classes=2, alpha=0.35)
+
+
+def test_batch_norm_is_honoured_over_a_backbone_too():
+    def decoder_norms(model):
+        return [layer.name for layer in model.layers if layer.name.startswith("up") and "_bn" in layer.name]
+
+    options = dict(classes=2, backbone="mobilenetv2", alpha=0.35, weights=None, base_filters=4)
+    assert len(decoder_norms(UNet(**options))) == 10  # default over a backbone: both convolutions of 5 up blocks
+    assert decoder_norms(UNet(**options, batch_norm=False)) == []
+    assert decoder_norms(UNet(classes=2, base_filters=4)) == []  # the paper's own paths: none by default
