@@ -12,7 +12,8 @@ import keras
 from kerasseg.backbones import BACKBONES as BACKBONE_FACTS
 from kerasseg.backbones import build_backbone
 from kerasseg.backbones.resnet import residual_stage
-from kerasseg.layers import ASPP, ResizeLike, conv_bn_relu
+from kerasseg.layers import AdaptiveAveragePooling, ResizeLike
+from kerasseg.models.blocks import conv_bn_relu
 from kerasseg.models.contract import segmentation_input, segmentation_model
 from kerasseg.models.registry import register
 
@@ -20,6 +21,39 @@ __all__ = ["DeepLabV3", "DeepLabV3Cascaded", "DeepLabV3Plus"]
 
 BACKBONES = ("resnet50", "resnet101", "mobilenetv2", "xception")
 _SMALL = {"backbone": "mobilenetv2", "alpha": 0.35, "aspp_filters": 16, "decoder_filters": 16}
+
+
+def aspp(
+    x,
+    filters: int = 256,
+    atrous_rates=(6, 12, 18),
+    *,
+    image_pooling: bool = True,
+    separable: bool = False,
+    dropout: float = 0.1,
+    name: str = "aspp",
+):
+    """Atrous Spatial Pyramid Pooling (ASPP) with image-level features (DeepLabv3, section 3.3).
+
+    Branches: a 1×1 convolution, one 3×3 atrous convolution per rate, and image pooling (global average, 1×1
+    convolution, bilinear upsampling), each with batch norm; concatenated, then fused by a 1×1 convolution.
+    (N, h, w, C) → (N, h, w, filters). ``atrous_rates=()`` keeps only the 1×1 and pooling branches (the
+    MobileNetV2 DeepLabv3 head).
+    """
+    branches = [conv_bn_relu(x, filters, 1, name=f"{name}_1x1")]
+    for rate in atrous_rates:
+        branches.append(conv_bn_relu(x, filters, 3, dilation=rate, separable=separable, name=f"{name}_rate{rate}"))
+    if image_pooling:
+        # Global average pooling as one AVERAGE_POOL_2D at a fixed size (a global mean converts to MEAN, which
+        # the LiteRT GPU delegate does not run).
+        pooled = AdaptiveAveragePooling(1, name=f"{name}_image_pool")(x)
+        pooled = conv_bn_relu(pooled, filters, 1, name=f"{name}_image")
+        branches.append(ResizeLike(name=f"{name}_image_upsample")([pooled, x]))
+    y = keras.layers.Concatenate(name=f"{name}_concat")(branches) if len(branches) > 1 else branches[0]
+    y = conv_bn_relu(y, filters, 1, name=f"{name}_project")
+    if dropout:
+        y = keras.layers.Dropout(dropout, name=f"{name}_dropout")(y)
+    return y
 
 
 def _encoder(x, backbone, weights, output_stride, multi_grid, backbone_options):
@@ -81,7 +115,7 @@ def DeepLabV3(
     grid = _resize_grid(backbone, aligned_resize)
     inputs, x = segmentation_input(input_shape, output_stride, "DeepLabV3")
     features = _encoder(x, backbone, weights, output_stride, multi_grid, backbone_options)
-    y = ASPP(features["stride32"], aspp_filters, _rates(atrous_rates, output_stride), separable=separable)
+    y = aspp(features["stride32"], aspp_filters, _rates(atrous_rates, output_stride), separable=separable)
     logits = keras.layers.Conv2D(classes, 1, name="classifier")(y)
     return segmentation_model(inputs, x, logits, name=f"deeplabv3_{backbone}", grid=grid)
 
@@ -182,7 +216,7 @@ def DeepLabV3Plus(
     grid = _resize_grid(backbone, aligned_resize)
     inputs, x = segmentation_input(input_shape, output_stride, "DeepLabV3Plus")
     features = _encoder(x, backbone, weights, output_stride, multi_grid, backbone_options)
-    encoder = ASPP(features["stride32"], aspp_filters, _rates(atrous_rates, output_stride), separable=separable)
+    encoder = aspp(features["stride32"], aspp_filters, _rates(atrous_rates, output_stride), separable=separable)
     low_level = conv_bn_relu(features["stride4"], low_level_filters, 1, name="decoder_low_level")
     y = ResizeLike(grid=grid, name="decoder_upsample")([encoder, low_level])
     y = keras.layers.Concatenate(name="decoder_concat")([y, low_level])

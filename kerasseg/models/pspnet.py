@@ -8,7 +8,8 @@ from __future__ import annotations
 import keras
 
 from kerasseg.backbones import build_backbone
-from kerasseg.layers import PyramidPooling, conv_bn_relu
+from kerasseg.layers import PyramidPooling
+from kerasseg.models.blocks import conv_bn_relu
 from kerasseg.models.contract import segmentation_input, segmentation_model
 from kerasseg.models.registry import register
 

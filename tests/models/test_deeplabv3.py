@@ -5,7 +5,16 @@ import numpy as np
 import pytest
 from model_checks import centre_tap_weights, impulse_positions
 
+from kerasseg.layers import AdaptiveAveragePooling
 from kerasseg.models import DeepLabV3, DeepLabV3Cascaded, DeepLabV3Plus
+from kerasseg.models.deeplabv3 import aspp
+
+
+def test_aspp_keeps_the_image_pool_name():
+    inputs = keras.Input((None, None, 8))
+    model = keras.Model(inputs, aspp(inputs, 4, (2,), name="aspp"))
+    assert isinstance(model.get_layer("aspp_image_pool"), AdaptiveAveragePooling)
+    assert model.get_layer("aspp_image_pool").bins == 1
 
 
 def _trainable(model):
