@@ -53,7 +53,7 @@ RESIZING = ["tests/layers/test_resizing.py"]
 MUTATIONS = [
     # FCN (Long et al. 2015)
     ("fcn: score layers not zero-initialised", M + "fcn.py",
-     'kernel_initializer="zeros", name=name', "name=name", FCN),
+     'name=name, kernel_initializer="zeros")', "name=name)", FCN),
     ("fcn: at-once skip scales swapped", M + "fcn.py",
      '{"pool4": 0.01, "pool3": 0.0001}', '{"pool4": 0.0001, "pool3": 0.01}', FCN),
     ("fcn: final 8x upsampling learned", M + "fcn.py",

@@ -15,7 +15,7 @@ from keras import ops
 from kerasseg.backbones import check_weights, copy_weights_by_name
 from kerasseg.backbones.vgg import convolutionalized, fully_connected_as_conv, vgg16_weights
 from kerasseg.layers import ResizeLike
-from kerasseg.models.contract import segmentation_input, segmentation_model
+from kerasseg.models.contract import classifier, segmentation_input, segmentation_model
 from kerasseg.models.registry import register
 
 __all__ = ["DeepLabV1LargeFOV", "DeepLabV2"]
@@ -59,9 +59,7 @@ class ImagePyramidLevel(keras.layers.Layer):
 def large_fov_head(x, classes: int, *, fc_units: int, dropout: float):
     """fc6 3×3 at rate 12 (1024), fc7 1×1 (1024), each ReLU + dropout, then fc8 1×1 to classes."""
     x = fully_connected_as_conv(x, fc_units, fc6_kernel=3, fc6_dilation=12, dropout=dropout)
-    return keras.layers.Conv2D(
-        classes, 1, kernel_initializer=keras.initializers.RandomNormal(stddev=0.01), name="fc8"
-    )(x)
+    return classifier(x, classes, name="fc8", kernel_initializer=keras.initializers.RandomNormal(stddev=0.01))
 
 
 def decimated(values: dict, fc_units: int) -> dict:
@@ -142,14 +140,12 @@ def atrous_spatial_pyramid_pooling(
     for rate in atrous_rates:
         name = f"aspp_rate{rate}"
         if branch == "single":
-            h = keras.layers.Conv2D(
-                classes, 3, padding="same", dilation_rate=rate, kernel_initializer=init, name=name
-            )(x)
+            h = classifier(x, classes, 3, dilation_rate=rate, kernel_initializer=init, name=name)
         else:
             h = fully_connected_as_conv(
                 x, fc_units, fc6_kernel=3, fc6_dilation=rate, dropout=dropout, prefix=f"{name}_"
             )
-            h = keras.layers.Conv2D(classes, 1, kernel_initializer=init, name=f"{name}_fc8")(h)
+            h = classifier(h, classes, name=f"{name}_fc8", kernel_initializer=init)
         scores.append(h)
     return keras.layers.Add(name="aspp_sum")(scores) if len(scores) > 1 else scores[0]
 

@@ -14,7 +14,7 @@ from kerasseg.backbones import build_backbone
 from kerasseg.backbones.resnet import residual_stage
 from kerasseg.layers import AdaptiveAveragePooling, ResizeLike
 from kerasseg.models.blocks import conv_bn_relu
-from kerasseg.models.contract import segmentation_input, segmentation_model
+from kerasseg.models.contract import classifier, segmentation_input, segmentation_model
 from kerasseg.models.registry import register
 
 __all__ = ["DeepLabV3", "DeepLabV3Cascaded", "DeepLabV3Plus"]
@@ -116,8 +116,7 @@ def DeepLabV3(
     inputs, x = segmentation_input(input_shape, output_stride, "DeepLabV3")
     features = _encoder(x, backbone, weights, output_stride, multi_grid, backbone_options)
     y = aspp(features["stride32"], aspp_filters, _rates(atrous_rates, output_stride), separable=separable)
-    logits = keras.layers.Conv2D(classes, 1, name="classifier")(y)
-    return segmentation_model(inputs, x, logits, name=f"deeplabv3_{backbone}", grid=grid)
+    return segmentation_model(inputs, x, classifier(y, classes), name=f"deeplabv3_{backbone}", grid=grid)
 
 
 @register(
@@ -159,8 +158,7 @@ def DeepLabV3Cascaded(
             projection=y.shape[-1] != 4 * block_filters,
             name=f"block{block}",
         )
-    logits = keras.layers.Conv2D(classes, 1, name="classifier")(y)
-    return segmentation_model(inputs, x, logits, name=f"deeplabv3_cascaded_{backbone}")
+    return segmentation_model(inputs, x, classifier(y, classes), name=f"deeplabv3_cascaded_{backbone}")
 
 
 @register(
@@ -222,5 +220,4 @@ def DeepLabV3Plus(
     y = keras.layers.Concatenate(name="decoder_concat")([y, low_level])
     y = conv_bn_relu(y, decoder_filters, 3, separable=separable, name="decoder_conv1")
     y = conv_bn_relu(y, decoder_filters, 3, separable=separable, name="decoder_conv2")
-    logits = keras.layers.Conv2D(classes, 1, name="classifier")(y)
-    return segmentation_model(inputs, x, logits, name=f"deeplabv3plus_{backbone}", grid=grid)
+    return segmentation_model(inputs, x, classifier(y, classes), name=f"deeplabv3plus_{backbone}", grid=grid)

@@ -15,7 +15,7 @@ from kerasseg.backbones.vgg import (
     fully_connected_as_conv,
     vgg16_weights,
 )
-from kerasseg.models.contract import segmentation_input, segmentation_model
+from kerasseg.models.contract import classifier, segmentation_input, segmentation_model
 from kerasseg.models.registry import register
 
 __all__ = ["DilatedContextNet", "DilatedFrontEnd"]
@@ -94,7 +94,7 @@ def context_module(
             name=f"context_conv{layer}",
         )(x)
     init = ContextIdentityInitializer(classes, identity_noise, int(rng.integers(2**31)))
-    return keras.layers.Conv2D(classes, 1, kernel_initializer=init, name="context_final")(x)
+    return classifier(x, classes, name="context_final", kernel_initializer=init)
 
 
 def front_end(x, classes: int, *, fc_units: int, dropout: float):
@@ -103,9 +103,7 @@ def front_end(x, classes: int, *, fc_units: int, dropout: float):
 
     features = build_backbone("vgg16", x, weights=None, output_stride=8, dilated_pooling="remove")
     h = fully_connected_as_conv(features["stride32"], fc_units, fc6_kernel=7, fc6_dilation=4, dropout=dropout)
-    return keras.layers.Conv2D(
-        classes, 1, kernel_initializer=keras.initializers.RandomNormal(stddev=0.001), name="final"
-    )(h)
+    return classifier(h, classes, name="final", kernel_initializer=keras.initializers.RandomNormal(stddev=0.001))
 
 
 @register(

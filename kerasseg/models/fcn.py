@@ -21,7 +21,7 @@ from kerasseg.backbones.vgg import (
     vgg16_weights,
 )
 from kerasseg.layers import BilinearInitializer
-from kerasseg.models.contract import segmentation_input, segmentation_model
+from kerasseg.models.contract import classifier, segmentation_input, segmentation_model
 from kerasseg.models.registry import register
 
 __all__ = ["FCN8s", "FCN16s", "FCN32s"]
@@ -52,7 +52,7 @@ def score(x, classes: int, name: str, scale: float | None = None):
     """1×1 class scoring, zero-initialised as in the paper; ``scale`` multiplies the input (at-once skips)."""
     if scale is not None:
         x = keras.layers.Rescaling(scale, name=f"scale_{name.removeprefix('score_')}")(x)
-    return keras.layers.Conv2D(classes, 1, kernel_initializer="zeros", name=name)(x)
+    return classifier(x, classes, name=name, kernel_initializer="zeros")
 
 
 def FCN(

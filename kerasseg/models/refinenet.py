@@ -10,7 +10,7 @@ import keras
 
 from kerasseg.backbones import build_backbone
 from kerasseg.layers import ResizeLike
-from kerasseg.models.contract import segmentation_input, segmentation_model
+from kerasseg.models.contract import classifier, segmentation_input, segmentation_model
 from kerasseg.models.registry import register
 
 # Only the builder becomes a top-level name (kerasseg.RefineNet); the blocks stay in this module.
@@ -129,5 +129,4 @@ def RefineNet(
 
     for j in (1, 2):
         y = residual_conv_unit(y, name=f"final_rcu{j}")
-    logits = keras.layers.Conv2D(classes, 3, padding="same", name="classifier")(y)
-    return segmentation_model(inputs, x, logits, name=f"refinenet_{backbone}")
+    return segmentation_model(inputs, x, classifier(y, classes, 3), name=f"refinenet_{backbone}")

@@ -11,7 +11,7 @@ import keras
 from kerasseg.backbones import check_weights, copy_weights_by_name
 from kerasseg.backbones.vgg import vgg16_weights
 from kerasseg.layers import BackbonePreprocessing, MaxPoolingWithIndices, MaxUnpooling
-from kerasseg.models.contract import segmentation_input, segmentation_model
+from kerasseg.models.contract import classifier, segmentation_input, segmentation_model
 from kerasseg.models.registry import register
 
 __all__ = ["SegNet"]
@@ -55,13 +55,7 @@ def decoder(x, indices, widths, classes: int, classifier_kernel: int):
             elif block > 1:
                 x = conv_bn_relu(x, widths[block - 2], name)
             else:
-                x = keras.layers.Conv2D(
-                    classes,
-                    classifier_kernel,
-                    padding="same",
-                    kernel_initializer="he_normal",
-                    name="classifier",
-                )(x)
+                x = classifier(x, classes, classifier_kernel, padding="same", kernel_initializer="he_normal")
     return x
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from kerasseg.models.contract import segmentation_input, segmentation_model
+from kerasseg.models.contract import classifier, segmentation_input, segmentation_model
 from kerasseg.models.registry import register
 
 __all__ = ["UNet", "overlap_tile_predict", "valid_unet_output_size"]
@@ -107,7 +107,8 @@ def UNet(
     """U-Net: (N, H, W, 3) RGB [0, 255] → logits (N, H, W, classes) (``padding="same"``).
 
     ``padding="valid"`` is the paper's network: unpadded 3×3 convolutions, so the output is smaller than the input
-    (572 → 388) and covers its centre; use :func:`overlap_tile_predict` for whole images. ``"same"`` pads every
+    (572 → 388) and covers its centre; use :func:`overlap_tile_predict` for whole images. It keeps the rest of the
+    contract (a ``SegmentationModel``, float32 ``logits``): only its size differs, as the paper's does. ``"same"`` pads every
     convolution so the output matches the input size (the usual modern variant). ``backbone`` replaces the
     contracting path by an ImageNet encoder (features at strides 2…32, ``weights`` and ``backbone_options`` as in
     ``build_backbone``); the expanding path then upsamples once more to full resolution. ``depth``: the number of
@@ -140,8 +141,7 @@ def UNet(
             skip = features.get(f"stride{stride}")
             filters = max(base_filters * 2 ** (4 - level) // 2, base_filters // 2)
             h = up_block(h, skip, filters, "same", f"up{5 - level}", batch_norm)
-    logits = keras.layers.Conv2D(classes, 1, name="classifier")(h)
-    return segmentation_model(inputs, x, logits, name="unet")
+    return segmentation_model(inputs, x, classifier(h, classes), name="unet")
 
 
 def _check_options(padding: str, encoder: str | None, weights, depth, backbone_options: dict) -> None:
@@ -169,9 +169,7 @@ def _valid_unet(classes, input_shape, base_filters, depth, batch_norm, dropout):
         valid_unet_output_size(s, depth)
     inputs = keras.Input(input_shape, name="image")
     h = unet_paths(inputs, base_filters, depth, "valid", batch_norm, dropout)
-    h = keras.layers.Conv2D(classes, 1, name="classifier")(h)
-    logits = keras.layers.Activation("linear", dtype="float32", name="logits")(h)
-    return keras.Model(inputs, logits, name="unet_valid")
+    return segmentation_model(inputs, inputs, classifier(h, classes), name="unet_valid", at_input_size=False)
 
 
 def overlap_tile_predict(model: keras.Model, image: np.ndarray, batch_size: int = 4) -> np.ndarray:

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from kerasseg.models import SegmentationModel
 from kerasseg.models.unet import UNet, overlap_tile_predict, valid_unet_output_size
 
 
@@ -14,6 +15,16 @@ def test_paper_network_shapes_and_parameters():
     model = UNet(classes=2, input_shape=(572, 572, 3), padding="valid")
     assert model.output_shape == (None, 388, 388, 2)
     assert model.count_params() == 31_030_658 + (3 - 1) * 3 * 3 * 64
+
+
+def test_the_papers_network_keeps_the_contract_but_its_output_size():
+    model = UNet(classes=2, input_shape=(204, 204, 3), padding="valid", base_filters=2, dropout=0.0)
+    assert isinstance(model, SegmentationModel)
+    assert model.output_shape == (None, 20, 20, 2) and model.get_layer("logits").dtype_policy.name == "float32"
+    model.compile()  # the papers' recipe, as every other architecture
+    x = np.random.default_rng(0).uniform(0, 255, (2, 204, 204, 3)).astype("float32")
+    y = np.random.default_rng(1).integers(0, 2, (2, 20, 20))
+    assert np.isfinite(model.fit(x, y, epochs=1, verbose=0).history["loss"][0])
 
 
 def test_same_variant_keeps_the_input_size():
