@@ -78,10 +78,7 @@ def decimated(values: dict, fc_units: int) -> dict:
     return values
 
 
-@register(
-    "deeplabv1_largefov",
-    small={"fc_units": 64},
-)
+@register("deeplabv1_largefov")
 def DeepLabV1LargeFOV(
     classes: int = 21,
     input_shape=(None, None, 3),
@@ -171,10 +168,7 @@ def _deeplabv2_network(
     return keras.Model(inputs, scores, name="deeplabv2_single_scale")
 
 
-@register(
-    "deeplabv2",
-    small={"backbone": "resnet50", "multi_scale": False},
-)
+@register("deeplabv2")
 def DeepLabV2(
     classes: int = 21,
     input_shape=(None, None, 3),

@@ -20,7 +20,6 @@ from kerasseg.models.registry import register
 __all__ = ["DeepLabV3", "DeepLabV3Cascaded", "DeepLabV3Plus"]
 
 BACKBONES = ("resnet50", "resnet101", "mobilenetv2", "xception")
-_SMALL = {"backbone": "mobilenetv2", "alpha": 0.35, "aspp_filters": 16, "decoder_filters": 16}
 
 
 def aspp(
@@ -86,10 +85,7 @@ def _rates(atrous_rates, output_stride):
     return tuple(r * 16 // output_stride for r in (6, 12, 18))
 
 
-@register(
-    "deeplabv3",
-    small={"backbone": "mobilenetv2", "alpha": 0.35, "aspp_filters": 16},
-)
+@register("deeplabv3")
 def DeepLabV3(
     classes: int = 21,
     input_shape=(None, None, 3),
@@ -119,10 +115,7 @@ def DeepLabV3(
     return segmentation_model(inputs, x, classifier(y, classes), name=f"deeplabv3_{backbone}", grid=grid)
 
 
-@register(
-    "deeplabv3_cascaded",
-    small={"backbone": "resnet50", "block_filters": 16, "cascade": 1, "input_shape": (64, 64, 3)},
-)
+@register("deeplabv3_cascaded")
 def DeepLabV3Cascaded(
     classes: int = 21,
     input_shape=(None, None, 3),
@@ -161,10 +154,7 @@ def DeepLabV3Cascaded(
     return segmentation_model(inputs, x, classifier(y, classes), name=f"deeplabv3_cascaded_{backbone}")
 
 
-@register(
-    "deeplabv3plus",
-    small=_SMALL,
-)
+@register("deeplabv3plus")
 def DeepLabV3Plus(
     classes: int = 21,
     input_shape=(None, None, 3),

@@ -106,10 +106,7 @@ def front_end(x, classes: int, *, fc_units: int, dropout: float):
     return classifier(h, classes, name="final", kernel_initializer=keras.initializers.RandomNormal(stddev=0.001))
 
 
-@register(
-    "dilated_frontend",
-    small={"fc_units": 64},
-)
+@register("dilated_frontend")
 def DilatedFrontEnd(
     classes: int = 21,
     input_shape=(None, None, 3),
@@ -139,10 +136,7 @@ def DilatedFrontEnd(
     return model
 
 
-@register(
-    "dilated_context",
-    small={"fc_units": 64},
-)
+@register("dilated_context")
 def DilatedContextNet(
     classes: int = 21,
     input_shape=(None, None, 3),

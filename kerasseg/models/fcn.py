@@ -112,10 +112,7 @@ def FCN(
     return model
 
 
-@register(
-    "fcn32s",
-    small={"fc_units": 64},
-)
+@register("fcn32s")
 def FCN32s(
     classes: int = 21,
     input_shape=(None, None, 3),
@@ -141,10 +138,7 @@ def FCN32s(
     )
 
 
-@register(
-    "fcn16s",
-    small={"fc_units": 64},
-)
+@register("fcn16s")
 def FCN16s(
     classes: int = 21,
     input_shape=(None, None, 3),
@@ -172,10 +166,7 @@ def FCN16s(
     )
 
 
-@register(
-    "fcn8s",
-    small={"fc_units": 64},
-)
+@register("fcn8s")
 def FCN8s(
     classes: int = 21,
     input_shape=(None, None, 3),

@@ -54,10 +54,7 @@ def deconvolution(x, *, name: str):
     )(x)
 
 
-@register(
-    "gcn",
-    small={"backbone": "mobilenetv2", "alpha": 0.35},
-)
+@register("gcn")
 def GCN(
     classes: int = 21,
     input_shape=(None, None, 3),

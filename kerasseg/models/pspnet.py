@@ -17,10 +17,7 @@ __all__ = ["PSPNet"]
 
 
 
-@register(
-    "pspnet",
-    small={"backbone": "mobilenetv2", "alpha": 0.35, "filters": 32, "aux_filters": 16},
-)
+@register("pspnet")
 def PSPNet(
     classes: int = 21,
     input_shape=(None, None, 3),

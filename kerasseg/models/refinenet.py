@@ -89,10 +89,7 @@ def _check(crp_blocks, filters):
         raise ValueError(f"RefineNet: filters must be two widths (RefineNet-4, the others), got {filters}")
 
 
-@register(
-    "refinenet",
-    small={"backbone": "mobilenetv2", "alpha": 0.35, "filters": (32, 16)},
-)
+@register("refinenet")
 def RefineNet(
     classes: int = 21,
     input_shape=(None, None, 3),

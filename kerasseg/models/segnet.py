@@ -59,10 +59,7 @@ def decoder(x, indices, widths, classes: int, classifier_kernel: int):
     return x
 
 
-@register(
-    "segnet",
-    small={"width_multiplier": 0.125},
-)
+@register("segnet")
 def SegNet(
     classes: int = 11,
     input_shape=(None, None, 3),

@@ -87,10 +87,7 @@ def valid_unet_output_size(size: int, depth: int = PAPER_DEPTH) -> int:
     return out
 
 
-@register(
-    "unet",
-    small={"base_filters": 8},
-)
+@register("unet")
 def UNet(
     classes: int = 2,
     input_shape=(None, None, 3),
