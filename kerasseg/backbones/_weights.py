@@ -68,12 +68,7 @@ def check_weights(owner: str, weights) -> None:
 
 
 def reference_model(
-    backbone: str,
-    weights,
-    reference: Callable[[str | None], keras.Model],
-    *,
-    file_name: str,
-    url_dir: str,
+    backbone: str, weights, reference: Callable[[str | None], keras.Model], file_name: str, url_dir: str,
     file_hash: str | None = None,
 ) -> keras.Model:
     """``reference(path)``: the ``keras.applications`` model of ``backbone`` holding ``weights`` (``"imagenet"``:
