@@ -22,8 +22,8 @@ from kerasseg.facts import BACKBONES
 from kerasseg.layers import BackbonePreprocessing
 
 DILATED_POOLING = ("stride1", "remove")
-_WIDTHS = (64, 128, 256, 512, 512)
-_CONVS = (2, 2, 3, 3, 3)
+# The 13 convolutions by block: (width, number of 3×3 convolutions); SegNet's encoder and decoder follow them too.
+VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 
 
 def vgg16(inputs, *, weights=None, output_stride: int = 32, dilated_pooling: str = "stride1") -> dict:
@@ -50,7 +50,7 @@ def vgg16(inputs, *, weights=None, output_stride: int = 32, dilated_pooling: str
         )
     x = BackbonePreprocessing(meta["preprocessing"], name="preprocessing")(inputs)
     features, stride = {}, 1
-    for block, (width, convs) in enumerate(zip(_WIDTHS, _CONVS, strict=True), start=1):
+    for block, (width, convs) in enumerate(VGG16_BLOCKS, start=1):
         for conv in range(1, convs + 1):
             x = layers.Conv2D(
                 width,

@@ -14,6 +14,7 @@ from keras import ops
 
 from kerasseg.backbones import check_weights, copy_weights_by_name
 from kerasseg.backbones.vgg import convolutionalized, fully_connected_as_conv, vgg16_weights
+from kerasseg.facts import PAPERS
 from kerasseg.layers import ResizeLike
 from kerasseg.models.contract import classifier, segmentation_input, segmentation_model
 from kerasseg.models.registry import register
@@ -21,7 +22,6 @@ from kerasseg.models.registry import register
 __all__ = ["DeepLabV1LargeFOV", "DeepLabV2"]
 
 ASPP_BRANCHES = ("single", "fc")
-DEEPLABV2_BACKBONES = ("resnet101", "resnet50", "vgg16")
 
 
 @keras.saving.register_keras_serializable(package="kerasseg")
@@ -198,10 +198,9 @@ def DeepLabV2(
     Deviations: training adds a loss on each scale's output in the paper; here only the fused output is returned.
     The fully connected CRF post-processing is not part of the network.
     """
-    if backbone not in DEEPLABV2_BACKBONES:
-        raise ValueError(
-            f"deeplabv2: unknown backbone {backbone!r}; valid backbones: {', '.join(DEEPLABV2_BACKBONES)}"
-        )
+    if backbone not in PAPERS["deeplabv2"]["backbones"]:
+        valid = ", ".join(PAPERS["deeplabv2"]["backbones"])
+        raise ValueError(f"deeplabv2: unknown backbone {backbone!r}; valid backbones: {valid}")
     if not scales or min(scales) <= 0:
         raise ValueError(f"deeplabv2: scales must be positive, got {scales!r}")
     branch = aspp_branch or ("fc" if backbone == "vgg16" else "single")

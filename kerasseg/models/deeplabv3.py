@@ -19,8 +19,6 @@ from kerasseg.models.registry import register
 
 __all__ = ["DeepLabV3", "DeepLabV3Cascaded", "DeepLabV3Plus"]
 
-BACKBONES = ("resnet50", "resnet101", "mobilenetv2", "xception")
-
 
 def aspp(
     x,

@@ -9,15 +9,12 @@ from __future__ import annotations
 import keras
 
 from kerasseg.backbones import check_weights, copy_weights_by_name
-from kerasseg.backbones.vgg import vgg16_weights
+from kerasseg.backbones.vgg import VGG16_BLOCKS, vgg16_weights
 from kerasseg.layers import BackbonePreprocessing, MaxPoolingWithIndices, MaxUnpooling
 from kerasseg.models.contract import classifier, segmentation_input, segmentation_model
 from kerasseg.models.registry import register
 
 __all__ = ["SegNet"]
-
-# The 13 convolutions of VGG16 by block: (width, number of 3×3 convolutions).
-VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 
 
 def conv_bn_relu(x, filters: int, name: str):
