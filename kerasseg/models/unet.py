@@ -105,15 +105,15 @@ def UNet(
 
     ``padding="valid"`` is the paper's network: unpadded 3×3 convolutions, so the output is smaller than the input
     (572 → 388) and covers its centre; use :func:`overlap_tile_predict` for whole images. It keeps the rest of the
-    contract (a ``SegmentationModel``, float32 ``logits``): only its size differs, as the paper's does. ``"same"`` pads every
-    convolution so the output matches the input size (the usual modern variant). ``backbone`` replaces the
-    contracting path by an ImageNet encoder (features at strides 2…32, ``weights`` and ``backbone_options`` as in
-    ``build_backbone``); the expanding path then upsamples once more to full resolution. ``depth``: the number of
-    2×2 poolings of U-Net's own contracting path (4, the paper's); a backbone brings its five stages instead.
-    ``batch_norm`` after every convolution, a post-paper addition: off by default on U-Net's own paths, on in the
-    expanding path over a backbone (whose features are batch-normalised). Dropout at the end of the contracting
-    path as in the paper (its rate is not given; 0.5 here). Input: ``(H, W)`` multiples of 2**depth (32 with a
-    backbone) for "same"; for "valid" see :func:`valid_unet_output_size`.
+    contract (a ``SegmentationModel``, float32 ``logits``); only the output size differs, as in the paper.
+    ``"same"`` pads every convolution so the output matches the input size (the usual modern variant). ``backbone``
+    replaces the contracting path by an ImageNet encoder (features at strides 2…32, ``weights`` and
+    ``backbone_options`` as in ``build_backbone``); the expanding path then upsamples once more to full resolution.
+    ``depth``: the number of 2×2 poolings of U-Net's own contracting path (4, the paper's); a backbone brings its
+    five stages instead. ``batch_norm`` after every convolution, a post-paper addition: off by default on U-Net's
+    own paths, on in the expanding path over a backbone (whose features are batch-normalised). Dropout at the end of
+    the contracting path as in the paper (its rate is not given; 0.5 here). Input: ``(H, W)`` multiples of 2**depth
+    (32 with a backbone) for "same"; for "valid" see :func:`valid_unet_output_size`.
     """
     encoder = None if backbone in (None, "none") else backbone
     _check_options(padding, encoder, weights, depth, backbone_options)
