@@ -60,6 +60,13 @@ def default_argument(name: str, argument: str):
     return parameter.default
 
 
+def default_backbone(name: str) -> str | None:
+    """The builder's default backbone, else the one its paper fixes (FCN's VGG16), else None (U-Net's own)."""
+    backbones = model_info(name).backbones
+    default = default_argument(name, "backbone")
+    return backbones[0] if default is None and len(backbones) == 1 else default
+
+
 def traced_graph(model: keras.Model, size: int):
     """``tf.function(model(x, training=False))`` and its concrete function for a (1, size, size, 3) input."""
     call = tf.function(lambda x: model(x, training=False), autograph=False)
@@ -171,7 +178,7 @@ def benchmark_model(name: str, size: int, runs: int, budget_s: float, litert: bo
     path = float32_export(model, size, directory.name)
     row = {
         "model": name,
-        "backbone": default_argument(name, "backbone"),
+        "backbone": default_backbone(name),
         "params": int(model.count_params()),
         "gflops": tflite_flops(path),
         "output_stride": configured if configured is not None else measured,

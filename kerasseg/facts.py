@@ -3,7 +3,8 @@
 ``PAPERS[name]``: a registered architecture's ``reference``, ``year``, ``backbones`` (the first is its paper's
 backbone where it has one) and its published figures (``voc2012_test_miou``, ``params_*``, settings the
 builder follows). ``BACKBONES[name]``: the ``keras.applications`` model a backbone is rebuilt from, its
-preprocessing, its ImageNet file (name, download folder, published hash), parameters, feature layers, grid.
+preprocessing, its ImageNet file (name, download folder, published hash; VGG16's with its fully connected top too),
+parameters, feature layers, grid.
 
 Read by the builders (``kerasseg.models.register``, ``kerasseg.backbones``), the tests and the ``kerasseg models``
 and ``kerasseg weights`` commands. It imports nothing, so that the command line can read it without loading
@@ -138,6 +139,10 @@ BACKBONES = {
         "weights_file": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
         "weights_url_dir": "vgg16/",
         "weights_hash": "6d6bbae143d832006294945121d1f1fc",  # MD5, as keras.applications.VGG16 checks it
+        # The whole classifier (fc1, fc2 and predictions too), whose fc layers FCN, Yu & Koltun and DeepLab-LargeFOV
+        # turn into convolutions (include_top=True).
+        "top_weights_file": "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+        "top_weights_hash": "64373286793e3c8b2b4e3219cbf3544b",  # MD5, as keras.applications.VGG16 checks it
         "params_no_top": 14_714_688,  # keras.applications documentation
         "features": {
             "stride1": "block1_conv2",
@@ -252,4 +257,8 @@ def imagenet_files() -> list[dict]:
             file_hash = known.get(alpha) if isinstance(known, dict) else known
             url = KERAS_APPLICATIONS_URL + meta["weights_url_dir"] + file
             rows.append({"backbone": name, "alpha": alpha, "file": file, "url": url, "hash": file_hash})
+        if "top_weights_file" in meta:
+            file = meta["top_weights_file"]
+            url = KERAS_APPLICATIONS_URL + meta["weights_url_dir"] + file
+            rows.append({"backbone": name, "alpha": None, "file": file, "url": url, "hash": meta["top_weights_hash"]})
     return rows

@@ -10,6 +10,39 @@ from kerasseg.models import inference_model, model_info
 
 FLEX_PREFIXES = ("FlexDelegate", "Flex", "CUSTOM")
 
+# Each registered architecture's small configuration: its blocks with narrower layers or a lighter backbone, so a
+# build, a training step and an export take seconds. Test settings, not the library's: the registry knows none.
+# "input_shape" where 64×64 would not suit the architecture. The every-architecture export figures
+# (tests/export/test_every_architecture.py) were recorded with these.
+SMALL = {
+    "fcn32s": {"fc_units": 64},
+    "fcn16s": {"fc_units": 64},
+    "fcn8s": {"fc_units": 64},
+    "segnet": {"width_multiplier": 0.125},
+    "deeplabv1_largefov": {"fc_units": 64},
+    "deeplabv2": {"backbone": "resnet50", "multi_scale": False},
+    "deeplabv3": {"backbone": "mobilenetv2", "alpha": 0.35, "aspp_filters": 16},
+    "deeplabv3_cascaded": {"backbone": "resnet50", "block_filters": 16, "cascade": 1, "input_shape": (64, 64, 3)},
+    "deeplabv3plus": {"backbone": "mobilenetv2", "alpha": 0.35, "aspp_filters": 16, "decoder_filters": 16},
+    "dilated_frontend": {"fc_units": 64},
+    "dilated_context": {"fc_units": 64},
+    "gcn": {"backbone": "mobilenetv2", "alpha": 0.35},
+    "pspnet": {"backbone": "mobilenetv2", "alpha": 0.35, "filters": 32, "aux_filters": 16},
+    "refinenet": {"backbone": "mobilenetv2", "alpha": 0.35, "filters": (32, 16)},
+    "unet": {"base_filters": 8},
+}
+
+
+def small_options(name: str) -> dict:
+    """The builder arguments of ``name``'s small configuration (without its input shape)."""
+    if name not in SMALL:
+        raise KeyError(f"tests/model_checks.py: SMALL has no configuration for {name!r}; add one")
+    return {k: v for k, v in SMALL[name].items() if k != "input_shape"}
+
+
+def small_input_shape(name: str) -> tuple:
+    return tuple(SMALL[name].get("input_shape", (64, 64, 3)))
+
 
 def structured_images(n: int, size, seed: int = 0) -> np.ndarray:
     """Images in [0, 255] with shapes and gradients, not pure noise (quantization is judged on these)."""
@@ -27,17 +60,15 @@ def structured_images(n: int, size, seed: int = 0) -> np.ndarray:
 
 
 def build_small(name: str, classes: int = 3, input_shape=None, **overrides) -> keras.Model:
-    info = model_info(name)
-    kwargs = {k: v for k, v in info.small.items() if k != "input_shape"}
-    kwargs.update(overrides)
-    shape = input_shape or info.small.get("input_shape", (64, 64, 3))
-    return info.builder(classes=classes, input_shape=shape, weights=None, **kwargs)
+    kwargs = {**small_options(name), **overrides}
+    shape = input_shape or small_input_shape(name)
+    return model_info(name).builder(classes=classes, input_shape=shape, weights=None, **kwargs)
 
 
 def check_model(name: str, tmp_path, classes: int = 3) -> None:
     """Builds ``name`` small and checks output, no Lambda, .keras round trip, one fit step, builtin-only TFLite."""
     info = model_info(name)
-    shape = tuple(info.small.get("input_shape", (64, 64, 3)))
+    shape = small_input_shape(name)
     model = build_small(name, classes, shape)
     x = structured_images(2, shape[:2])
 

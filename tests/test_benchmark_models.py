@@ -95,3 +95,9 @@ def test_failures_are_rows_and_unknown_names_list_valid_ones(bench):
     assert "unet: ValueError" in text
     with pytest.raises(ValueError, match="valid models: .*unet"):
         bench.benchmark(["no_such_model"], size=64)
+
+
+def test_the_backbone_column_names_the_paper_s_fixed_backbone(bench):
+    # FCN takes no backbone argument: VGG16 is part of the paper's network, and the table still says so.
+    assert [bench.default_backbone(n) for n in ("fcn8s", "segnet", "pspnet", "unet")] == [
+        "vgg16", "vgg16", "resnet101", None]

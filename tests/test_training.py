@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from model_checks import small_options
 from PIL import Image
 
 import kerasseg_cli as cli
@@ -26,7 +27,7 @@ from kerasseg.evaluation import evaluate
 from kerasseg.facts import PAPERS
 from kerasseg.losses import SegmentationCrossEntropy
 from kerasseg.metrics import MeanIoU
-from kerasseg.models import get_model, model_info, registry
+from kerasseg.models import get_model, registry
 from kerasseg.models.contract import SegmentationModel
 
 REPO = Path(__file__).resolve().parents[1]
@@ -134,9 +135,9 @@ def test_a_plain_model_with_dict_outputs_is_refused_by_name():
 
 @pytest.mark.slow
 def test_pspnet_fits_after_compile_model_and_after_a_plain_compile():
-    # The registry's small PSPNet (same architecture, reduced widths) with its aux head.
+    # The tests' small PSPNet (model_checks.SMALL: same architecture, reduced widths) with its aux head.
     keras.utils.set_random_seed(0)
-    model = get_model("pspnet", classes=CLASSES, weights=None, **model_info("pspnet").small)
+    model = get_model("pspnet", classes=CLASSES, weights=None, **small_options("pspnet"))
     assert isinstance(model(colour_data(1, size=32)[0], training=True), dict)  # with its aux head
     images, labels = colour_data(4, size=32)
     targets = labels

@@ -53,7 +53,7 @@ RESIZING = ["tests/layers/test_resizing.py"]
 MUTATIONS = [
     # FCN (Long et al. 2015)
     ("fcn: score layers not zero-initialised", M + "fcn.py",
-     'kernel_initializer="zeros", name=name', "name=name", FCN),
+     'name=name, kernel_initializer="zeros")', "name=name)", FCN),
     ("fcn: at-once skip scales swapped", M + "fcn.py",
      '{"pool4": 0.01, "pool3": 0.0001}', '{"pool4": 0.0001, "pool3": 0.01}', FCN),
     ("fcn: final 8x upsampling learned", M + "fcn.py",
@@ -77,8 +77,7 @@ MUTATIONS = [
      "fc6_kernel=7, fc6_dilation=4", "fc6_kernel=7, fc6_dilation=2", DILATED),
     # DeepLab v1/v2 (Chen et al. 2015, 2017)
     ("deeplab v1: fc6 rate 12 -> 6", M + "deeplab.py",
-     'padding="same", dilation_rate=12, activation="relu", name="fc6"',
-     'padding="same", dilation_rate=6, activation="relu", name="fc6"', DEEPLAB),
+     "fc6_kernel=3, fc6_dilation=12,", "fc6_kernel=3, fc6_dilation=6,", DEEPLAB),
     ("deeplab v2: ASPP-L rates (6, 12, 18, 24) -> (6, 12, 18)", M + "deeplab.py",
      "    atrous_rates=(6, 12, 18, 24),\n    aspp_branch", "    atrous_rates=(6, 12, 18),\n    aspp_branch", DEEPLAB),
     ("deeplab v2: image pyramid fused by mean, not max", M + "deeplab.py",
@@ -98,7 +97,7 @@ MUTATIONS = [
      "    separable: bool = False,",
      '    output_stride: int = 8,\n    multi_grid=(1, 2, 4),\n    atrous_rates=None,\n    aspp_filters: int = 256,\n'
      "    separable: bool = False,", DEEPLABV3),
-    ("deeplabv3: ASPP without image pooling", L + "blocks.py",
+    ("deeplabv3: ASPP without image pooling", M + "deeplabv3.py",
      "    image_pooling: bool = True,", "    image_pooling: bool = False,", DEEPLABV3),
     ("deeplabv3+: low-level features from stride 8", M + "deeplabv3.py",
      'conv_bn_relu(features["stride4"], low_level_filters', 'conv_bn_relu(features["stride8"], low_level_filters',
@@ -110,8 +109,8 @@ MUTATIONS = [
      "    crp_blocks: int = 2,\n    **backbone_options,", "    crp_blocks: int = 1,\n    **backbone_options,",
      REFINENET),
     ("refinenet: CRP pools 5x5 -> 3x3", M + "refinenet.py",
-     "def ChainedResidualPooling(x, blocks: int = 2, pool_size: int = 5,",
-     "def ChainedResidualPooling(x, blocks: int = 2, pool_size: int = 3,", REFINENET),
+     "def chained_residual_pooling(x, blocks: int = 2, pool_size: int = 5,",
+     "def chained_residual_pooling(x, blocks: int = 2, pool_size: int = 3,", REFINENET),
     ("refinenet: CRP blocks fed in parallel, not chained", M + "refinenet.py",
      'MaxPooling2D(pool_size, strides=1, padding="same", name=f"{name}_pool{i}")(y)',
      'MaxPooling2D(pool_size, strides=1, padding="same", name=f"{name}_pool{i}")(x)', REFINENET),
@@ -134,7 +133,7 @@ MUTATIONS = [
     ("unet: skip cropped at the top-left", M + "unet.py",
      "((dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2))", "((0, dh), (0, dw))", UNET),
     ("unet: default depth 4 -> 3", M + "unet.py",
-     "    depth: int = 4,", "    depth: int = 3,", UNET),
+     "PAPER_DEPTH = 4", "PAPER_DEPTH = 3", UNET),
     ("unet: skip concatenated after the upsampled map", M + "unet.py",
      'Concatenate(name=f"{name}_concat")([skip, x])', 'Add(name=f"{name}_concat")([skip, x])', UNET),
     # Xception (Chollet 2017; DeepLabv3+)
@@ -152,7 +151,7 @@ MUTATIONS = [
     ("deeplabv3+: aligned by default on MobileNetV2 too (the zoo's geometry)", M + "deeplabv3.py",
      'aligned_resize = backbone == "xception"', 'aligned_resize = backbone in ("xception", "mobilenetv2")',
      ALIGNMENT),
-    ("mobilenetv2: feature grid top-left instead of bottom-right", B + "mobilenet.py",
+    ("mobilenetv2: feature grid top-left instead of bottom-right", "kerasseg/facts.py",
      '"feature_grid": "bottom_right"', '"feature_grid": "top_left"', ["tests/backbones/test_alignment.py", *ALIGNMENT]),
     ("resize: top-left grid read with half-pixel centres", L + "resizing.py",
      "ResizeBilinear(images=x, size=size, align_corners=False, half_pixel_centers=False)",

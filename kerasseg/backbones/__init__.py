@@ -7,15 +7,17 @@
 Each backbone applies its own preprocessing (``kerasseg.layers.BackbonePreprocessing``) first and builds its
 layers flat in the caller's functional graph, with keras.applications' layer names. ``output_stride`` 16 or 8
 replaces the last strides by dilation (the atrous algorithm); the keys keep the nominal stride of the stage.
-ImageNet weights come from Keras' own files through the matching ``keras.applications`` model, by layer name.
+ImageNet weights come from Keras' own files through the matching ``keras.applications`` model, by layer name
+(:func:`copy_weights_by_name`, which a warm start from a saved model uses too).
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 
 from kerasseg.backbones._common import FEATURE_KEYS, OUTPUT_STRIDES, check_output_stride
-from kerasseg.backbones._weights import file_digest
+from kerasseg.backbones._weights import check_weights, copy_weights_by_name, file_digest, layer_weights
 from kerasseg.backbones.mobilenet import mobilenetv2
 from kerasseg.backbones.resnet import resnet50, resnet101
 from kerasseg.backbones.vgg import vgg16
@@ -52,6 +54,10 @@ def build_backbone(name: str, inputs, *, weights=None, output_stride: int = 32, 
     if name not in _BUILDERS:
         raise ValueError(f"Unknown backbone {name!r}; valid backbones: {', '.join(_BUILDERS)}")
     check_output_stride(name, output_stride)
+    valid = [p for p in inspect.signature(_BUILDERS[name]).parameters if p not in ("inputs", "weights", "output_stride")]
+    unknown = [key for key in options if key not in valid]
+    if unknown:
+        raise TypeError(f"{name}: no option {', '.join(map(repr, unknown))}; its options: {', '.join(valid) or 'none'}")
     return _BUILDERS[name](inputs, weights=weights, output_stride=output_stride, **options)
 
 
@@ -77,7 +83,10 @@ def imagenet_weight_files(verify: bool = True) -> list[dict]:
 
 __all__ = [
     "BACKBONES",
+    "check_weights",
+    "copy_weights_by_name",
     "imagenet_weight_files",
+    "layer_weights",
     "FEATURE_KEYS",
     "OUTPUT_STRIDES",
     "build_backbone",

@@ -2,7 +2,8 @@
 
 The backbones are rebuilt here (so strides can become dilations) with keras.applications' layer names. Their
 weights are read by the matching ``keras.applications`` model itself (Keras' order-based HDF5 loading, the
-Keras cache ``~/.keras/models`` or ``$KERAS_HOME/models`` for ``"imagenet"``) and copied layer by layer, by name.
+Keras cache ``~/.keras/models`` or ``$KERAS_HOME/models`` for ``"imagenet"``, the published hash checked:
+:func:`reference_model`) and copied layer by layer, by name (:func:`copy_weights_by_name`, also the warm start's).
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 import h5py
 import keras
+import numpy as np
 
 from kerasseg.facts import KERAS_APPLICATIONS_URL, weights_cache_dir
 
@@ -51,12 +53,75 @@ def resolve_weights(backbone: str, weights, file_name: str, url_dir: str, file_h
                 f"({error}); copy the file from {KERAS_APPLICATIONS_URL + url_dir + file_name} there "
                 f"(`kerasseg weights` lists every file) or pass weights=<path to the file>"
             ) from error
+    check_weights(backbone, weights)
+    return os.fspath(weights)
+
+
+def check_weights(owner: str, weights) -> None:
+    """``weights`` is ``None``, ``"imagenet"`` or an existing file; a builder checks this before it builds."""
+    if weights is None or weights == "imagenet":
+        return
     if not isinstance(weights, str | os.PathLike):
-        raise ValueError(f"{backbone}: weights must be None, 'imagenet' or a file path, got {weights!r}")
-    path = os.fspath(weights)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{backbone}: weights file {path} does not exist")
-    return path
+        raise ValueError(f"{owner}: weights must be None, 'imagenet' or a file path, got {weights!r}")
+    if not os.path.isfile(weights):
+        raise FileNotFoundError(f"{owner}: weights file {os.fspath(weights)} does not exist")
+
+
+def reference_model(
+    backbone: str, weights, reference: Callable[[str | None], keras.Model], file_name: str, url_dir: str,
+    file_hash: str | None = None,
+) -> keras.Model:
+    """``reference(path)``: the ``keras.applications`` model of ``backbone`` holding ``weights`` (``"imagenet"``:
+    Keras' file ``file_name``, its published ``file_hash`` checked; or a path). Every ImageNet file a kerasseg model
+    reads comes through here; a file that does not fit gets a ``ValueError`` naming it and its first wrong layer."""
+    return _read_reference(backbone, resolve_weights(backbone, weights, file_name, url_dir, file_hash), reference)
+
+
+def _read_reference(backbone: str, path: str, reference: Callable[[str | None], keras.Model]) -> keras.Model:
+    try:
+        return reference(path)
+    except (ValueError, OSError, KeyError, TypeError) as error:
+        detail = first_mismatch(path, reference(None)) or str(error)
+        raise ValueError(f"{backbone}: weights file {path} does not fit this backbone: {detail}") from error
+
+
+def layer_weights(model: keras.Model) -> dict[str, list[np.ndarray]]:
+    """The weights of ``model``'s layers that have any, by layer name (what :func:`copy_weights_by_name` takes)."""
+    return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
+
+
+def copy_weights_by_name(
+    target: keras.Model,
+    values: Mapping[str, Sequence[np.ndarray]],
+    origin: str,
+    *,
+    every_layer: bool = False,
+) -> None:
+    """Sets the layers of ``target`` named in ``values`` (layer name → weight arrays, in the layer's order).
+
+    Every name in ``values`` must be a layer of ``target``; with ``every_layer`` (a warm start) it is the other way
+    round: every layer of ``target`` that has weights must be in ``values``, and other values are passed over.
+    A missing layer or weights of other shapes are a ``ValueError`` that begins with ``origin`` (where the values
+    come from: a file, a parameter) and names the layer; nothing is set then.
+    """
+    if every_layer:
+        missing = [layer.name for layer in target.layers if layer.weights and layer.name not in values]
+        if missing:
+            raise ValueError(f"{origin}: no weights for layer {missing[0]!r} of {target.name}")
+        values = {layer.name: values[layer.name] for layer in target.layers if layer.weights}
+    pairs = []
+    for name, arrays in values.items():
+        try:
+            layer = target.get_layer(name)
+        except ValueError:
+            raise ValueError(f"{origin}: {target.name} has no layer {name!r}") from None
+        expected = [tuple(w.shape) for w in layer.weights]
+        given = [tuple(np.shape(a)) for a in arrays]
+        if expected != given:
+            raise ValueError(f"{origin}: layer {name!r} expects weights {expected}, got {given}")
+        pairs.append((layer, arrays))
+    for layer, arrays in pairs:
+        layer.set_weights(arrays)
 
 
 def load_backbone_weights(
@@ -80,21 +145,10 @@ def load_backbone_weights(
     if weights is None:
         return
     path = resolve_weights(backbone, weights, file_name, url_dir, file_hash)
-    try:
-        source = reference(path)
-    except (ValueError, OSError, KeyError, TypeError) as error:
-        detail = first_mismatch(path, reference(None)) or str(error)
-        raise ValueError(f"{backbone}: weights file {path} does not fit this backbone: {detail}") from error
+    source = _read_reference(backbone, path, reference)
     target = keras.Model(inputs, list(features.values()))
-    for layer, source_layer in _pair_layers(target, source, backbone, unused):
-        expected = [tuple(w.shape) for w in layer.weights]
-        values = source_layer.get_weights()
-        if expected != [v.shape for v in values]:
-            raise ValueError(
-                f"{backbone}: layer {layer.name!r} expects weights {expected}, "
-                f"{path} gives {[v.shape for v in values]}"
-            )
-        layer.set_weights(values)
+    values = {ours.name: theirs.get_weights() for ours, theirs in _pair_layers(target, source, backbone, unused)}
+    copy_weights_by_name(target, values, f"{backbone}: weights file {path}")
 
 
 def _pair_layers(target: keras.Model, source: keras.Model, backbone: str, unused) -> list:

@@ -1,6 +1,7 @@
-"""Convolution types and the building blocks named in the papers."""
+"""The layers Keras lacks: bilinear initialisation, spatially separable convolution, pooling with indices, pyramid
+pooling with adaptive bins, the backbones' preprocessing and the contract's resizing. A family's blocks that Keras'
+layers compose are functions beside the family (``kerasseg.models.deeplabv3.aspp``, ...)."""
 
-from kerasseg.layers.blocks import ASPP, conv_bn_relu
 from kerasseg.layers.convolutions import BilinearInitializer, SpatiallySeparableConv2D, bilinear_kernel
 from kerasseg.layers.pooling import MaxPoolingWithIndices, MaxUnpooling
 from kerasseg.layers.preprocessing import BackbonePreprocessing
@@ -8,8 +9,6 @@ from kerasseg.layers.pyramid_pooling import AdaptiveAveragePooling, PyramidPooli
 from kerasseg.layers.resizing import CropLike, PadToMultiple, ResizeLike
 
 __all__ = [
-    "ASPP",
-    "conv_bn_relu",
     "BackbonePreprocessing",
     "BilinearInitializer",
     "CropLike",

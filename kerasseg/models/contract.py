@@ -3,6 +3,7 @@
 Input: RGB in [0, 255], ``(H, W, 3)`` with H and W fixed multiples of the architecture's input multiple, or
 ``(None, None, 3)`` (padded inside to that multiple and cropped back). Output: ``logits`` (batch, H, W, classes),
 float32 even under mixed precision. An auxiliary head is a training-only second output (``SegmentationModel``).
+A builder starts with :func:`segmentation_input` and ends with :func:`classifier` and :func:`segmentation_model`.
 """
 
 from __future__ import annotations
@@ -168,17 +169,32 @@ def _aux_loss(loss):
     return loss if loss is None or isinstance(loss, keras.losses.Loss) else keras.losses.LossFunctionWrapper(loss)
 
 
-def segmentation_model(inputs, x, logits, *, name: str, aux=None, grid: str = "half_pixel") -> keras.Model:
-    """Resizes ``logits`` (and ``aux``) to the input resolution and wraps them in a ``keras.Model``.
+def classifier(x, classes: int, kernel_size: int = 1, *, name: str = "classifier", **options):
+    """The convolution to ``classes`` scores, 1×1 unless the paper says otherwise ("same" padded then).
+
+    Every builder scores its classes through here; ``name`` is the layer's name, which saved files, warm starts
+    and the zoo load by, and ``options`` go to ``keras.layers.Conv2D`` (an initialiser, a dilation).
+    """
+    padding = {"padding": "same"} if kernel_size > 1 else {}
+    return keras.layers.Conv2D(classes, kernel_size, name=name, **{**padding, **options})(x)
+
+
+def segmentation_model(
+    inputs, x, logits, *, name: str, aux=None, grid: str = "half_pixel", at_input_size: bool = True
+) -> keras.Model:
+    """Resizes ``logits`` (and ``aux``) to the input resolution and wraps them in a :class:`SegmentationModel`.
 
     ``x`` is the tensor returned by :func:`segmentation_input` next to ``inputs``; ``grid`` is the resize's
     (:class:`kerasseg.layers.ResizeLike`): where a cell of ``logits`` sits on the input's pixels.
+    ``at_input_size=False`` keeps ``logits`` at their own size: the one network built so is U-Net with valid
+    convolutions, whose output covers the centre of its input tile (572 → 388; overlap-tile inference).
     """
 
     def to_input_size(t, out_name):
-        t = ResizeLike(grid=grid, name=f"{out_name}_resize")([t, x])
-        if x is not inputs:
-            t = CropLike(name=f"{out_name}_crop")([t, inputs])
+        if at_input_size:
+            t = ResizeLike(grid=grid, name=f"{out_name}_resize")([t, x])
+            if x is not inputs:
+                t = CropLike(name=f"{out_name}_crop")([t, inputs])
         return keras.layers.Activation("linear", dtype="float32", name=out_name)(t)
 
     outputs = to_input_size(logits, "logits")

@@ -12,20 +12,16 @@ import math
 import keras
 from keras import ops
 
+from kerasseg.backbones import check_weights, copy_weights_by_name
+from kerasseg.backbones.vgg import convolutionalized, fully_connected_as_conv, vgg16_weights
+from kerasseg.facts import PAPERS
 from kerasseg.layers import ResizeLike
-from kerasseg.models.contract import segmentation_input, segmentation_model
-from kerasseg.models.fcn import (
-    check_vgg16_backbone,
-    check_weights,
-    set_weights_by_name,
-    vgg16_classifier_weights,
-)
+from kerasseg.models.contract import classifier, segmentation_input, segmentation_model
 from kerasseg.models.registry import register
 
 __all__ = ["DeepLabV1LargeFOV", "DeepLabV2"]
 
 ASPP_BRANCHES = ("single", "fc")
-DEEPLABV2_BACKBONES = ("resnet101", "resnet50", "vgg16")
 
 
 @keras.saving.register_keras_serializable(package="kerasseg")
@@ -62,22 +58,18 @@ class ImagePyramidLevel(keras.layers.Layer):
 
 def large_fov_head(x, classes: int, *, fc_units: int, dropout: float):
     """fc6 3×3 at rate 12 (1024), fc7 1×1 (1024), each ReLU + dropout, then fc8 1×1 to classes."""
-    x = keras.layers.Conv2D(fc_units, 3, padding="same", dilation_rate=12, activation="relu", name="fc6")(x)
-    x = keras.layers.Dropout(dropout, name="drop6")(x)
-    x = keras.layers.Conv2D(fc_units, 1, activation="relu", name="fc7")(x)
-    x = keras.layers.Dropout(dropout, name="drop7")(x)
-    return keras.layers.Conv2D(
-        classes, 1, kernel_initializer=keras.initializers.RandomNormal(stddev=0.01), name="fc8"
-    )(x)
+    x = fully_connected_as_conv(x, fc_units, fc6_kernel=3, fc6_dilation=12, dropout=dropout)
+    return classifier(x, classes, name="fc8", kernel_initializer=keras.initializers.RandomNormal(stddev=0.01))
 
 
-def _decimated_large_fov_weights(weights, fc_units: int) -> dict:
-    """VGG16 weights for LargeFOV: the convolutions as they are, fc6/fc7 subsampled by decimation.
+def decimated(values: dict, fc_units: int) -> dict:
+    """VGG16's convolutionalized weights (:func:`kerasseg.backbones.vgg.convolutionalized`) for LargeFOV: the
+    convolutions as they are, fc6/fc7 subsampled by decimation.
 
     fc6's 7×7 kernel keeps taps 0, 3, 6 in each direction (3×3), and fc6/fc7 keep every (4096 / fc_units)-th
     channel: DeepLab v1 "subsamples (by simple decimation)" the first FC layer; the channel decimation is ours.
     """
-    values = vgg16_classifier_weights(weights)
+    values = dict(values)
     step = 4096 // fc_units
     kernel, bias = values["fc6"]
     values["fc6"] = [kernel[::3, ::3, :, ::step], bias[::step]]
@@ -86,15 +78,11 @@ def _decimated_large_fov_weights(weights, fc_units: int) -> dict:
     return values
 
 
-@register(
-    "deeplabv1_largefov",
-    small={"fc_units": 64},
-)
+@register("deeplabv1_largefov")
 def DeepLabV1LargeFOV(
     classes: int = 21,
     input_shape=(None, None, 3),
     *,
-    backbone: str = "vgg16",
     weights="imagenet",
     fc_units: int = 1024,
     dropout: float = 0.5,
@@ -111,7 +99,6 @@ def DeepLabV1LargeFOV(
     All five poolings are 3×3 as in the release (stride 2, then stride 1 for pool4/pool5), "same" padded.
     Deviation: the fully connected CRF post-processing is not part of the network.
     """
-    check_vgg16_backbone("deeplabv1_largefov", backbone)
     check_weights("deeplabv1_largefov", weights)
     if weights is not None and 4096 % fc_units:
         raise ValueError(f"deeplabv1_largefov: ImageNet fc6/fc7 need fc_units dividing 4096, got {fc_units}")
@@ -122,9 +109,8 @@ def DeepLabV1LargeFOV(
     logits = large_fov_head(features["stride32"], classes, fc_units=fc_units, dropout=dropout)
     model = segmentation_model(inputs, x, logits, name="deeplabv1_largefov")
     if weights is not None:
-        set_weights_by_name(
-            model, _decimated_large_fov_weights(weights, fc_units), f"VGG16 weights {weights!r}"
-        )
+        values = decimated(convolutionalized(vgg16_weights(weights, include_top=True)), fc_units)
+        copy_weights_by_name(model, values, f"deeplabv1_largefov: weights={weights!r}")
     return model
 
 
@@ -151,28 +137,26 @@ def atrous_spatial_pyramid_pooling(
     for rate in atrous_rates:
         name = f"aspp_rate{rate}"
         if branch == "single":
-            h = keras.layers.Conv2D(
-                classes, 3, padding="same", dilation_rate=rate, kernel_initializer=init, name=name
-            )(x)
+            h = classifier(x, classes, 3, dilation_rate=rate, kernel_initializer=init, name=name)
         else:
-            h = keras.layers.Conv2D(
-                fc_units, 3, padding="same", dilation_rate=rate, activation="relu", name=f"{name}_fc6"
-            )(x)
-            h = keras.layers.Dropout(dropout, name=f"{name}_drop6")(h)
-            h = keras.layers.Conv2D(fc_units, 1, activation="relu", name=f"{name}_fc7")(h)
-            h = keras.layers.Dropout(dropout, name=f"{name}_drop7")(h)
-            h = keras.layers.Conv2D(classes, 1, kernel_initializer=init, name=f"{name}_fc8")(h)
+            h = fully_connected_as_conv(
+                x, fc_units, fc6_kernel=3, fc6_dilation=rate, dropout=dropout, prefix=f"{name}_"
+            )
+            h = classifier(h, classes, name=f"{name}_fc8", kernel_initializer=init)
         scores.append(h)
     return keras.layers.Add(name="aspp_sum")(scores) if len(scores) > 1 else scores[0]
 
 
-def _deeplabv2_network(classes, backbone, weights, atrous_rates, branch, fc_units, dropout) -> keras.Model:
-    """The single-scale network, (batch, H, W, 3) → scores (batch, ⌈H/8⌉, ⌈W/8⌉, classes); any H, W."""
+def _deeplabv2_network(
+    classes, backbone, weights, output_stride, atrous_rates, branch, fc_units, dropout
+) -> keras.Model:
+    """The single-scale network, (batch, H, W, 3) → scores (batch, ⌈H/s⌉, ⌈W/s⌉, classes), s the output stride;
+    any H, W."""
     from kerasseg.backbones import build_backbone
 
     inputs = keras.Input((None, None, 3), name="image")
     options = {"dilated_pooling": "stride1"} if backbone == "vgg16" else {}
-    features = build_backbone(backbone, inputs, weights=weights, output_stride=8, **options)
+    features = build_backbone(backbone, inputs, weights=weights, output_stride=output_stride, **options)
     scores = atrous_spatial_pyramid_pooling(
         features["stride32"],
         classes,
@@ -184,10 +168,7 @@ def _deeplabv2_network(classes, backbone, weights, atrous_rates, branch, fc_unit
     return keras.Model(inputs, scores, name="deeplabv2_single_scale")
 
 
-@register(
-    "deeplabv2",
-    small={"backbone": "resnet50", "multi_scale": False},
-)
+@register("deeplabv2")
 def DeepLabV2(
     classes: int = 21,
     input_shape=(None, None, 3),
@@ -207,8 +188,9 @@ def DeepLabV2(
     Reference: Chen et al., "DeepLab: Semantic Image Segmentation with Deep Convolutional Nets, Atrous
     Convolution, and Fully Connected CRFs", TPAMI 2017, sections 3.2-3.3 and 4.
 
-    Input (batch, H, W, 3) RGB in [0, 255], H and W multiples of 8 (or ``None``: padded inside) → ``logits``
-    (batch, H, W, classes), the scores at H/8 upsampled bilinearly. ``multi_scale``: the same network (shared
+    Input (batch, H, W, 3) RGB in [0, 255], H and W multiples of ``output_stride`` (or ``None``: padded inside)
+    → ``logits`` (batch, H, W, classes), the scores at H/8 upsampled bilinearly. ``output_stride``: 8, the paper's;
+    16 or 32 dilate fewer stages (cheaper), the rates unchanged. ``multi_scale``: the same network (shared
     weights) runs on the image resized by each of ``scales``, the score maps are resized to the largest scale's
     and fused by their maximum (MSC, section 4). ``aspp_branch``: ``"single"`` (default for ResNet, the
     authors' release) or ``"fc"`` (fc6-fc7-fc8 per branch, default for VGG-16); see
@@ -216,18 +198,17 @@ def DeepLabV2(
     Deviations: training adds a loss on each scale's output in the paper; here only the fused output is returned.
     The fully connected CRF post-processing is not part of the network.
     """
-    if backbone not in DEEPLABV2_BACKBONES:
-        raise ValueError(
-            f"deeplabv2: unknown backbone {backbone!r}; valid backbones: {', '.join(DEEPLABV2_BACKBONES)}"
-        )
-    if output_stride != 8:
-        raise ValueError(f"deeplabv2: the paper's network has output_stride 8, got {output_stride}")
+    if backbone not in PAPERS["deeplabv2"]["backbones"]:
+        valid = ", ".join(PAPERS["deeplabv2"]["backbones"])
+        raise ValueError(f"deeplabv2: unknown backbone {backbone!r}; valid backbones: {valid}")
     if not scales or min(scales) <= 0:
         raise ValueError(f"deeplabv2: scales must be positive, got {scales!r}")
     branch = aspp_branch or ("fc" if backbone == "vgg16" else "single")
-    network = _deeplabv2_network(classes, backbone, weights, tuple(atrous_rates), branch, fc_units, dropout)
+    network = _deeplabv2_network(
+        classes, backbone, weights, output_stride, tuple(atrous_rates), branch, fc_units, dropout
+    )
 
-    inputs, x = segmentation_input(input_shape, 8, "deeplabv2")
+    inputs, x = segmentation_input(input_shape, output_stride, "deeplabv2")
     if not multi_scale:
         return segmentation_model(inputs, x, network(x), name="deeplabv2")
     outputs = []

@@ -12,14 +12,45 @@ import keras
 from kerasseg.backbones import BACKBONES as BACKBONE_FACTS
 from kerasseg.backbones import build_backbone
 from kerasseg.backbones.resnet import residual_stage
-from kerasseg.layers import ASPP, ResizeLike, conv_bn_relu
-from kerasseg.models.contract import segmentation_input, segmentation_model
+from kerasseg.layers import AdaptiveAveragePooling, ResizeLike
+from kerasseg.models.blocks import conv_bn_relu
+from kerasseg.models.contract import classifier, segmentation_input, segmentation_model
 from kerasseg.models.registry import register
 
 __all__ = ["DeepLabV3", "DeepLabV3Cascaded", "DeepLabV3Plus"]
 
-BACKBONES = ("resnet50", "resnet101", "mobilenetv2", "xception")
-_SMALL = {"backbone": "mobilenetv2", "alpha": 0.35, "aspp_filters": 16, "decoder_filters": 16}
+
+def aspp(
+    x,
+    filters: int = 256,
+    atrous_rates=(6, 12, 18),
+    *,
+    image_pooling: bool = True,
+    separable: bool = False,
+    dropout: float = 0.1,
+    name: str = "aspp",
+):
+    """Atrous Spatial Pyramid Pooling (ASPP) with image-level features (DeepLabv3, section 3.3).
+
+    Branches: a 1×1 convolution, one 3×3 atrous convolution per rate, and image pooling (global average, 1×1
+    convolution, bilinear upsampling), each with batch norm; concatenated, then fused by a 1×1 convolution.
+    (N, h, w, C) → (N, h, w, filters). ``atrous_rates=()`` keeps only the 1×1 and pooling branches (the
+    MobileNetV2 DeepLabv3 head).
+    """
+    branches = [conv_bn_relu(x, filters, 1, name=f"{name}_1x1")]
+    for rate in atrous_rates:
+        branches.append(conv_bn_relu(x, filters, 3, dilation=rate, separable=separable, name=f"{name}_rate{rate}"))
+    if image_pooling:
+        # Global average pooling as one AVERAGE_POOL_2D at a fixed size (a global mean converts to MEAN, which
+        # the LiteRT GPU delegate does not run).
+        pooled = AdaptiveAveragePooling(1, name=f"{name}_image_pool")(x)
+        pooled = conv_bn_relu(pooled, filters, 1, name=f"{name}_image")
+        branches.append(ResizeLike(name=f"{name}_image_upsample")([pooled, x]))
+    y = keras.layers.Concatenate(name=f"{name}_concat")(branches) if len(branches) > 1 else branches[0]
+    y = conv_bn_relu(y, filters, 1, name=f"{name}_project")
+    if dropout:
+        y = keras.layers.Dropout(dropout, name=f"{name}_dropout")(y)
+    return y
 
 
 def _encoder(x, backbone, weights, output_stride, multi_grid, backbone_options):
@@ -52,10 +83,7 @@ def _rates(atrous_rates, output_stride):
     return tuple(r * 16 // output_stride for r in (6, 12, 18))
 
 
-@register(
-    "deeplabv3",
-    small=_SMALL | {"decoder_filters": None},
-)
+@register("deeplabv3")
 def DeepLabV3(
     classes: int = 21,
     input_shape=(None, None, 3),
@@ -67,7 +95,6 @@ def DeepLabV3(
     atrous_rates=None,
     aspp_filters: int = 256,
     separable: bool = False,
-    decoder_filters=None,
     aligned_resize: bool | None = None,
     **backbone_options,
 ) -> keras.Model:
@@ -75,24 +102,18 @@ def DeepLabV3(
 
     Backbone at ``output_stride`` 16 (or 8: rates doubled), ``multi_grid`` unit rates in the last ResNet stage,
     ASPP (1×1, three 3×3 atrous, image pooling; 256 filters, batch norm), 1×1 classifier, bilinear upsampling to
-    the input. ``atrous_rates=()`` gives the MobileNetV2 head without atrous branches. ``decoder_filters`` is
-    unused here (it is DeepLabV3Plus's) and accepted so both share the registry's small settings.
+    the input. ``atrous_rates=()`` gives the MobileNetV2 head without atrous branches.
     ``aligned_resize``: the upsampling reads the backbone's grid, as in DeepLabV3Plus (on by default for
     Xception only); half-pixel, a stride-16 cell lands 7.5 pixels off.
     """
-    del decoder_filters
     grid = _resize_grid(backbone, aligned_resize)
     inputs, x = segmentation_input(input_shape, output_stride, "DeepLabV3")
     features = _encoder(x, backbone, weights, output_stride, multi_grid, backbone_options)
-    y = ASPP(features["stride32"], aspp_filters, _rates(atrous_rates, output_stride), separable=separable)
-    logits = keras.layers.Conv2D(classes, 1, name="classifier")(y)
-    return segmentation_model(inputs, x, logits, name=f"deeplabv3_{backbone}", grid=grid)
+    y = aspp(features["stride32"], aspp_filters, _rates(atrous_rates, output_stride), separable=separable)
+    return segmentation_model(inputs, x, classifier(y, classes), name=f"deeplabv3_{backbone}", grid=grid)
 
 
-@register(
-    "deeplabv3_cascaded",
-    small={"backbone": "resnet50", "block_filters": 16, "cascade": 1, "input_shape": (64, 64, 3)},
-)
+@register("deeplabv3_cascaded")
 def DeepLabV3Cascaded(
     classes: int = 21,
     input_shape=(None, None, 3),
@@ -128,14 +149,10 @@ def DeepLabV3Cascaded(
             projection=y.shape[-1] != 4 * block_filters,
             name=f"block{block}",
         )
-    logits = keras.layers.Conv2D(classes, 1, name="classifier")(y)
-    return segmentation_model(inputs, x, logits, name=f"deeplabv3_cascaded_{backbone}")
+    return segmentation_model(inputs, x, classifier(y, classes), name=f"deeplabv3_cascaded_{backbone}")
 
 
-@register(
-    "deeplabv3plus",
-    small=_SMALL,
-)
+@register("deeplabv3plus")
 def DeepLabV3Plus(
     classes: int = 21,
     input_shape=(None, None, 3),
@@ -185,11 +202,10 @@ def DeepLabV3Plus(
     grid = _resize_grid(backbone, aligned_resize)
     inputs, x = segmentation_input(input_shape, output_stride, "DeepLabV3Plus")
     features = _encoder(x, backbone, weights, output_stride, multi_grid, backbone_options)
-    encoder = ASPP(features["stride32"], aspp_filters, _rates(atrous_rates, output_stride), separable=separable)
+    encoder = aspp(features["stride32"], aspp_filters, _rates(atrous_rates, output_stride), separable=separable)
     low_level = conv_bn_relu(features["stride4"], low_level_filters, 1, name="decoder_low_level")
     y = ResizeLike(grid=grid, name="decoder_upsample")([encoder, low_level])
     y = keras.layers.Concatenate(name="decoder_concat")([y, low_level])
     y = conv_bn_relu(y, decoder_filters, 3, separable=separable, name="decoder_conv1")
     y = conv_bn_relu(y, decoder_filters, 3, separable=separable, name="decoder_conv2")
-    logits = keras.layers.Conv2D(classes, 1, name="classifier")(y)
-    return segmentation_model(inputs, x, logits, name=f"deeplabv3plus_{backbone}", grid=grid)
+    return segmentation_model(inputs, x, classifier(y, classes), name=f"deeplabv3plus_{backbone}", grid=grid)

@@ -8,13 +8,14 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from kerasseg.models.contract import segmentation_input, segmentation_model
-from kerasseg.models.fcn import (
-    check_fc_options,
+from kerasseg.backbones import copy_weights_by_name
+from kerasseg.backbones.vgg import (
+    check_fully_connected_weights,
+    convolutionalized,
     fully_connected_as_conv,
-    set_weights_by_name,
-    vgg16_classifier_weights,
+    vgg16_weights,
 )
+from kerasseg.models.contract import classifier, segmentation_input, segmentation_model
 from kerasseg.models.registry import register
 
 __all__ = ["DilatedContextNet", "DilatedFrontEnd"]
@@ -93,7 +94,7 @@ def context_module(
             name=f"context_conv{layer}",
         )(x)
     init = ContextIdentityInitializer(classes, identity_noise, int(rng.integers(2**31)))
-    return keras.layers.Conv2D(classes, 1, kernel_initializer=init, name="context_final")(x)
+    return classifier(x, classes, name="context_final", kernel_initializer=init)
 
 
 def front_end(x, classes: int, *, fc_units: int, dropout: float):
@@ -102,20 +103,14 @@ def front_end(x, classes: int, *, fc_units: int, dropout: float):
 
     features = build_backbone("vgg16", x, weights=None, output_stride=8, dilated_pooling="remove")
     h = fully_connected_as_conv(features["stride32"], fc_units, fc6_kernel=7, fc6_dilation=4, dropout=dropout)
-    return keras.layers.Conv2D(
-        classes, 1, kernel_initializer=keras.initializers.RandomNormal(stddev=0.001), name="final"
-    )(h)
+    return classifier(h, classes, name="final", kernel_initializer=keras.initializers.RandomNormal(stddev=0.001))
 
 
-@register(
-    "dilated_frontend",
-    small={"fc_units": 64},
-)
+@register("dilated_frontend")
 def DilatedFrontEnd(
     classes: int = 21,
     input_shape=(None, None, 3),
     *,
-    backbone: str = "vgg16",
     weights="imagenet",
     fc_units: int = 4096,
     dropout: float = 0.5,
@@ -131,24 +126,21 @@ def DilatedFrontEnd(
     Deviations: "same" padding instead of valid convolutions on a reflection-padded input; bilinear upsampling is
     the contract's resize (as the release's fixed bilinear deconvolution).
     """
-    check_fc_options("dilated_frontend", backbone, weights, fc_units)
+    check_fully_connected_weights("dilated_frontend", weights, fc_units)
     inputs, x = segmentation_input(input_shape, 8, "dilated_frontend")
     logits = front_end(x, classes, fc_units=fc_units, dropout=dropout)
     model = segmentation_model(inputs, x, logits, name="dilated_frontend")
     if weights is not None:
-        set_weights_by_name(model, vgg16_classifier_weights(weights), f"VGG16 weights {weights!r}")
+        values = convolutionalized(vgg16_weights(weights, include_top=True))
+        copy_weights_by_name(model, values, f"dilated_frontend: weights={weights!r}")
     return model
 
 
-@register(
-    "dilated_context",
-    small={"fc_units": 64},
-)
+@register("dilated_context")
 def DilatedContextNet(
     classes: int = 21,
     input_shape=(None, None, 3),
     *,
-    backbone: str = "vgg16",
     weights="imagenet",
     fc_units: int = 4096,
     dropout: float = 0.5,
@@ -166,11 +158,12 @@ def DilatedContextNet(
     Deviation: the paper trains the context module on a frozen front end; here both are one model (freeze the
     front end's layers for the paper's schedule).
     """
-    check_fc_options("dilated_context", backbone, weights, fc_units)
+    check_fully_connected_weights("dilated_context", weights, fc_units)
     inputs, x = segmentation_input(input_shape, 8, "dilated_context")
     scores = front_end(x, classes, fc_units=fc_units, dropout=dropout)
     logits = context_module(scores, classes, variant=context, identity_noise=identity_noise)
     model = segmentation_model(inputs, x, logits, name="dilated_context")
     if weights is not None:
-        set_weights_by_name(model, vgg16_classifier_weights(weights), f"VGG16 weights {weights!r}")
+        values = convolutionalized(vgg16_weights(weights, include_top=True))
+        copy_weights_by_name(model, values, f"dilated_context: weights={weights!r}")
     return model

@@ -11,86 +11,23 @@ Reference: Long, Shelhamer, Darrell, "Fully Convolutional Networks for Semantic 
 
 from __future__ import annotations
 
-import os
-
 import keras
-import numpy as np
 
+from kerasseg.backbones import copy_weights_by_name
+from kerasseg.backbones.vgg import (
+    check_fully_connected_weights,
+    convolutionalized,
+    fully_connected_as_conv,
+    vgg16_weights,
+)
 from kerasseg.layers import BilinearInitializer
-from kerasseg.models.contract import segmentation_input, segmentation_model
+from kerasseg.models.contract import classifier, segmentation_input, segmentation_model
 from kerasseg.models.registry import register
 
 __all__ = ["FCN8s", "FCN16s", "FCN32s"]
 
-# keras.applications' VGG16 classifier (with its fully connected top) whose fc1/fc2 become fc6/fc7.
-VGG16_CLASSIFIER_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
-_VGG16_CONVS = [
-    f"block{b}_conv{i}" for b, n in zip(range(1, 6), (2, 2, 3, 3, 3), strict=True) for i in range(1, n + 1)
-]
 # Skips of the "at-once" FCN-8s (TPAMI 2017): pool4 and pool3 are scaled before scoring.
 _AT_ONCE_SCALE = {"pool4": 0.01, "pool3": 0.0001}
-
-
-def vgg16_classifier_weights(weights) -> dict[str, list[np.ndarray]]:
-    """Weights of ``keras.applications.VGG16(include_top=True)`` by layer name, with fc1/fc2 convolutionalized.
-
-    ``weights``: ``"imagenet"`` (Keras' file, from its cache or downloaded) or a path to a full VGG16 weights file.
-    Returns the 13 ``block*_conv*`` layers plus ``"fc6"`` (7, 7, 512, 4096) and ``"fc7"`` (1, 1, 4096, 4096). The
-    Dense fc1 reads the pool5 map (7, 7, 512) flattened in height, width, channel order, so a reshape of its
-    (25088, 4096) kernel is exactly the 7×7 convolution that computes the same outputs.
-    """
-    from kerasseg.backbones._weights import resolve_weights
-
-    path = resolve_weights("vgg16", weights, VGG16_CLASSIFIER_FILE, "vgg16/")
-    try:
-        vgg = keras.applications.VGG16(include_top=True, weights=path)
-    except (ValueError, OSError, KeyError) as error:
-        raise ValueError(
-            f"vgg16: {path} is not a weights file of keras.applications.VGG16(include_top=True) ({error})"
-        ) from error
-    values = {name: vgg.get_layer(name).get_weights() for name in _VGG16_CONVS}
-    kernel, bias = vgg.get_layer("fc1").get_weights()
-    values["fc6"] = [kernel.reshape(7, 7, 512, kernel.shape[-1]), bias]
-    kernel, bias = vgg.get_layer("fc2").get_weights()
-    values["fc7"] = [kernel.reshape(1, 1, *kernel.shape), bias]
-    return values
-
-
-def set_weights_by_name(model: keras.Model, values: dict[str, list[np.ndarray]], source: str) -> None:
-    """Copies ``values`` (layer name → weights) into ``model``; a shape mismatch names the layer and the source."""
-    for name, weights in values.items():
-        layer = model.get_layer(name)
-        expected = [tuple(w.shape) for w in layer.weights]
-        given = [tuple(w.shape) for w in weights]
-        if expected != given:
-            raise ValueError(f"layer {name!r} has weights {expected}, {source} gives {given}")
-        layer.set_weights(weights)
-
-
-def check_vgg16_backbone(model: str, backbone: str) -> None:
-    if backbone != "vgg16":
-        raise ValueError(f"{model}: unknown backbone {backbone!r}; valid backbones: vgg16")
-
-
-def check_weights(model: str, weights) -> None:
-    if weights is None or weights == "imagenet":
-        return
-    if not isinstance(weights, str | os.PathLike):
-        raise ValueError(f"{model}: weights must be None, 'imagenet' or a file path, got {weights!r}")
-    if not os.path.isfile(weights):
-        raise FileNotFoundError(f"{model}: weights file {os.fspath(weights)} does not exist")
-
-
-def fully_connected_as_conv(
-    x, units: int, *, fc6_kernel: int = 7, fc6_dilation: int = 1, dropout: float = 0.5
-):
-    """fc6 (k×k conv, ``units``) → ReLU → dropout → fc7 (1×1 conv, ``units``) → ReLU → dropout."""
-    x = keras.layers.Conv2D(
-        units, fc6_kernel, padding="same", dilation_rate=fc6_dilation, activation="relu", name="fc6"
-    )(x)
-    x = keras.layers.Dropout(dropout, name="drop6")(x)
-    x = keras.layers.Conv2D(units, 1, activation="relu", name="fc7")(x)
-    return keras.layers.Dropout(dropout, name="drop7")(x)
 
 
 def learnable_upsampling(x, classes: int, factor: int, *, trainable: bool = True, name: str):
@@ -115,15 +52,7 @@ def score(x, classes: int, name: str, scale: float | None = None):
     """1×1 class scoring, zero-initialised as in the paper; ``scale`` multiplies the input (at-once skips)."""
     if scale is not None:
         x = keras.layers.Rescaling(scale, name=f"scale_{name.removeprefix('score_')}")(x)
-    return keras.layers.Conv2D(classes, 1, kernel_initializer="zeros", name=name)(x)
-
-
-def check_fc_options(name: str, backbone: str, weights, fc_units: int) -> None:
-    """Checks the options shared by the VGG16 networks with convolutionalized fc6/fc7 (FCN, Yu & Koltun)."""
-    check_vgg16_backbone(name, backbone)
-    check_weights(name, weights)
-    if fc_units != 4096 and weights is not None:
-        raise ValueError(f"{name}: ImageNet fc6/fc7 weights need fc_units=4096, got fc_units={fc_units}")
+    return classifier(x, classes, name=name, kernel_initializer="zeros")
 
 
 def FCN(
@@ -131,7 +60,6 @@ def FCN(
     output_stride: int,
     *,
     input_shape=(None, None, 3),
-    backbone: str = "vgg16",
     weights="imagenet",
     fc_units: int = 4096,
     dropout: float = 0.5,
@@ -155,7 +83,7 @@ def FCN(
     """
     from kerasseg.backbones import build_backbone
 
-    check_fc_options(name, backbone, weights, fc_units)
+    check_fully_connected_weights(name, weights, fc_units)
     inputs, x = segmentation_input(input_shape, 32, name)
     features = build_backbone("vgg16", x, weights=None)
     pool3, pool4, pool5 = features["stride8"], features["stride16"], features["stride32"]
@@ -179,19 +107,16 @@ def FCN(
             logits = learnable_upsampling(scores, classes, 8, trainable=False, name="upscore8")
     model = segmentation_model(inputs, x, logits, name=name)
     if weights is not None:
-        set_weights_by_name(model, vgg16_classifier_weights(weights), f"VGG16 weights {weights!r}")
+        values = convolutionalized(vgg16_weights(weights, include_top=True))
+        copy_weights_by_name(model, values, f"{name}: weights={weights!r}")
     return model
 
 
-@register(
-    "fcn32s",
-    small={"fc_units": 64},
-)
+@register("fcn32s")
 def FCN32s(
     classes: int = 21,
     input_shape=(None, None, 3),
     *,
-    backbone: str = "vgg16",
     weights="imagenet",
     fc_units: int = 4096,
     dropout: float = 0.5,
@@ -206,7 +131,6 @@ def FCN32s(
         classes,
         32,
         input_shape=input_shape,
-        backbone=backbone,
         weights=weights,
         fc_units=fc_units,
         dropout=dropout,
@@ -214,15 +138,11 @@ def FCN32s(
     )
 
 
-@register(
-    "fcn16s",
-    small={"fc_units": 64},
-)
+@register("fcn16s")
 def FCN16s(
     classes: int = 21,
     input_shape=(None, None, 3),
     *,
-    backbone: str = "vgg16",
     weights="imagenet",
     fc_units: int = 4096,
     dropout: float = 0.5,
@@ -238,7 +158,6 @@ def FCN16s(
         classes,
         16,
         input_shape=input_shape,
-        backbone=backbone,
         weights=weights,
         fc_units=fc_units,
         dropout=dropout,
@@ -247,15 +166,11 @@ def FCN16s(
     )
 
 
-@register(
-    "fcn8s",
-    small={"fc_units": 64},
-)
+@register("fcn8s")
 def FCN8s(
     classes: int = 21,
     input_shape=(None, None, 3),
     *,
-    backbone: str = "vgg16",
     weights="imagenet",
     fc_units: int = 4096,
     dropout: float = 0.5,
@@ -271,7 +186,6 @@ def FCN8s(
         classes,
         8,
         input_shape=input_shape,
-        backbone=backbone,
         weights=weights,
         fc_units=fc_units,
         dropout=dropout,

@@ -20,7 +20,7 @@ __all__ = ["GCN"]
 STAGES = ("stride4", "stride8", "stride16", "stride32")
 
 
-def GlobalConvolution(x, filters: int, kernel_size: int = 15, *, use_bias: bool = True, name: str):
+def global_convolution(x, filters: int, kernel_size: int = 15, *, use_bias: bool = True, name: str):
     """GCN module (paper Fig. 2(b)): (k×1 then 1×k) + (1×k then k×1), summed; no nonlinearity inside.
 
     A dense connection over a k × k window with 2·k·(C·C' + C'·C') weights instead of the k²·C·C' of one k×k
@@ -32,7 +32,7 @@ def GlobalConvolution(x, filters: int, kernel_size: int = 15, *, use_bias: bool 
     return keras.layers.Add(name=f"{name}_sum")([left, right])
 
 
-def BoundaryRefinement(x, *, name: str):
+def boundary_refinement(x, *, name: str):
     """BR block (paper Fig. 2(c)): ``x + conv3×3(relu(conv3×3(x)))``, a residual that sharpens boundaries."""
     channels = x.shape[-1]
     y = keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_conv1")(x)
@@ -54,10 +54,7 @@ def deconvolution(x, *, name: str):
     )(x)
 
 
-@register(
-    "gcn",
-    small={"backbone": "mobilenetv2", "alpha": 0.35},
-)
+@register("gcn")
 def GCN(
     classes: int = 21,
     input_shape=(None, None, 3),
@@ -82,15 +79,15 @@ def GCN(
     features = build_backbone(backbone, x, weights=weights, output_stride=32, **backbone_options)
     scores = {}
     for stage in STAGES:
-        s = GlobalConvolution(features[stage], classes, kernel_size, name=f"gcn_{stage}")
-        scores[stage] = BoundaryRefinement(s, name=f"br_{stage}")
+        s = global_convolution(features[stage], classes, kernel_size, name=f"gcn_{stage}")
+        scores[stage] = boundary_refinement(s, name=f"br_{stage}")
 
     y = scores["stride32"]
     for coarse, fine in zip(STAGES[:0:-1], STAGES[-2::-1], strict=True):
         y = deconvolution(y, name=f"deconv_{coarse}")
         y = keras.layers.Add(name=f"fuse_{fine}")([y, scores[fine]])
-        y = BoundaryRefinement(y, name=f"br_fuse_{fine}")
+        y = boundary_refinement(y, name=f"br_fuse_{fine}")
     for stride in (2, 1):
         y = deconvolution(y, name=f"deconv_to_stride{stride}")
-        y = BoundaryRefinement(y, name=f"br_stride{stride}")
+        y = boundary_refinement(y, name=f"br_stride{stride}")
     return segmentation_model(inputs, x, y, name=f"gcn_{backbone}")

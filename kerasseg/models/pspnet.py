@@ -8,18 +8,16 @@ from __future__ import annotations
 import keras
 
 from kerasseg.backbones import build_backbone
-from kerasseg.layers import PyramidPooling, conv_bn_relu
-from kerasseg.models.contract import segmentation_input, segmentation_model
+from kerasseg.layers import PyramidPooling
+from kerasseg.models.blocks import conv_bn_relu
+from kerasseg.models.contract import classifier, segmentation_input, segmentation_model
 from kerasseg.models.registry import register
 
 __all__ = ["PSPNet"]
 
 
 
-@register(
-    "pspnet",
-    small={"backbone": "mobilenetv2", "alpha": 0.35, "filters": 32, "aux_filters": 16},
-)
+@register("pspnet")
 def PSPNet(
     classes: int = 21,
     input_shape=(None, None, 3),
@@ -56,11 +54,11 @@ def PSPNet(
     y = PyramidPooling(bins, name="pyramid_pooling")(features["stride32"])
     y = conv_bn_relu(y, filters, 3, name="final")
     y = keras.layers.Dropout(dropout, name="final_dropout")(y)
-    logits = keras.layers.Conv2D(classes, 1, name="classifier")(y)
+    logits = classifier(y, classes)
 
     aux_logits = None
     if aux:
         a = conv_bn_relu(features["stride16"], aux_filters, 3, name="aux")
         a = keras.layers.Dropout(dropout, name="aux_dropout")(a)
-        aux_logits = keras.layers.Conv2D(classes, 1, name="aux_classifier")(a)
+        aux_logits = classifier(a, classes, name="aux_classifier")
     return segmentation_model(inputs, x, logits, name=f"pspnet_{backbone}", aux=aux_logits)

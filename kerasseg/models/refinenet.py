@@ -10,7 +10,7 @@ import keras
 
 from kerasseg.backbones import build_backbone
 from kerasseg.layers import ResizeLike
-from kerasseg.models.contract import segmentation_input, segmentation_model
+from kerasseg.models.contract import classifier, segmentation_input, segmentation_model
 from kerasseg.models.registry import register
 
 # Only the builder becomes a top-level name (kerasseg.RefineNet); the blocks stay in this module.
@@ -24,7 +24,7 @@ def _conv3x3(x, filters: int, *, name: str):
     return keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name)(x)
 
 
-def ResidualConvUnit(x, *, name: str):
+def residual_conv_unit(x, *, name: str):
     """RCU: ``x + conv3×3(relu(conv3×3(relu(x))))``, no batch norm (paper Fig. 2(b)); keeps the shape.
 
     As in the released code the first convolution has a bias and the second none.
@@ -37,7 +37,7 @@ def ResidualConvUnit(x, *, name: str):
     return keras.layers.Add(name=f"{name}_add")([x, y])
 
 
-def MultiResolutionFusion(paths, *, name: str):
+def multi_resolution_fusion(paths, *, name: str):
     """Fuses paths ordered coarsest to finest (paper Fig. 2(c)): 3×3 convolution of each path to the smallest
     channel count, bilinear upsampling to the last (finest) path's size, sum. A single path passes unchanged.
     """
@@ -54,7 +54,7 @@ def MultiResolutionFusion(paths, *, name: str):
     return keras.layers.Add(name=f"{name}_sum")(fused)
 
 
-def ChainedResidualPooling(x, blocks: int = 2, pool_size: int = 5, *, name: str):
+def chained_residual_pooling(x, blocks: int = 2, pool_size: int = 5, *, name: str):
     """CRP (paper Fig. 2(d)): ReLU, then a chain of ``blocks`` pooling blocks — ``pool_size`` max pooling at
     stride 1 and a 3×3 convolution, each fed by the previous one — whose outputs are summed with the input.
     """
@@ -68,18 +68,18 @@ def ChainedResidualPooling(x, blocks: int = 2, pool_size: int = 5, *, name: str)
     return total
 
 
-def RefineNetBlock(paths, crp_blocks: int = 2, *, name: str):
+def refinenet_block(paths, crp_blocks: int = 2, *, name: str):
     """One RefineNet block (paper Fig. 2(a)): 2 RCUs on each input path (the adaptive convolutions),
     multi-resolution fusion, chained residual pooling and one output RCU. Paths go coarsest first.
     """
     adapted = []
     for i, path in enumerate(paths, start=1):
         for j in (1, 2):
-            path = ResidualConvUnit(path, name=f"{name}_path{i}_rcu{j}")
+            path = residual_conv_unit(path, name=f"{name}_path{i}_rcu{j}")
         adapted.append(path)
-    x = MultiResolutionFusion(adapted, name=f"{name}_fusion")
-    x = ChainedResidualPooling(x, crp_blocks, name=f"{name}_crp")
-    return ResidualConvUnit(x, name=f"{name}_output_rcu")
+    x = multi_resolution_fusion(adapted, name=f"{name}_fusion")
+    x = chained_residual_pooling(x, crp_blocks, name=f"{name}_crp")
+    return residual_conv_unit(x, name=f"{name}_output_rcu")
 
 
 def _check(crp_blocks, filters):
@@ -89,10 +89,7 @@ def _check(crp_blocks, filters):
         raise ValueError(f"RefineNet: filters must be two widths (RefineNet-4, the others), got {filters}")
 
 
-@register(
-    "refinenet",
-    small={"backbone": "mobilenetv2", "alpha": 0.35, "filters": (32, 16)},
-)
+@register("refinenet")
 def RefineNet(
     classes: int = 21,
     input_shape=(None, None, 3),
@@ -125,9 +122,8 @@ def RefineNet(
         width = filters[0] if level == 4 else filters[1]
         path = _conv3x3(features[stage], width, name=f"refinenet{level}_adapt_conv")
         paths = [path] if y is None else [y, path]
-        y = RefineNetBlock(paths, crp_blocks, name=f"refinenet{level}")
+        y = refinenet_block(paths, crp_blocks, name=f"refinenet{level}")
 
     for j in (1, 2):
-        y = ResidualConvUnit(y, name=f"final_rcu{j}")
-    logits = keras.layers.Conv2D(classes, 3, padding="same", name="classifier")(y)
-    return segmentation_model(inputs, x, logits, name=f"refinenet_{backbone}")
+        y = residual_conv_unit(y, name=f"final_rcu{j}")
+    return segmentation_model(inputs, x, classifier(y, classes, 3), name=f"refinenet_{backbone}")

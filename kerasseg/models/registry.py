@@ -23,9 +23,6 @@ class ModelInfo:
     year: int
     backbones: tuple[str, ...] = ()
     published: dict = field(default_factory=dict)
-    # Small keyword arguments that keep the architecture but make a quick test or export possible
-    # (may hold "input_shape" when 64×64 does not suit the architecture).
-    small: dict = field(default_factory=dict)
     # Whether the builder accepts input_shape=(None, None, 3) and returns logits at the input size.
     dynamic: bool = True
 
@@ -33,7 +30,7 @@ class ModelInfo:
 _REGISTRY: dict[str, ModelInfo] = {}
 
 
-def register(name: str, *, small=None, dynamic=True):
+def register(name: str, *, dynamic=True):
     """Decorator: ``@register("pspnet")`` above a builder; its paper, year, backbones and published figures are
     ``kerasseg.facts.PAPERS[name]``."""
 
@@ -44,8 +41,11 @@ def register(name: str, *, small=None, dynamic=True):
 
         @functools.wraps(builder)
         def checked(*args, **kwargs):
+            try:
+                bound = signature.bind_partial(*args, **kwargs)
+            except TypeError as error:  # an argument the builder does not take: name the ones it does
+                raise TypeError(f"{name}: {error}; its arguments: {', '.join(signature.parameters)}") from None
             # before any layer is built: classes=0 would otherwise surface as Keras' "filters=0"
-            bound = signature.bind_partial(*args, **kwargs)
             classes = bound.arguments.get("classes", signature.parameters["classes"].default)
             if isinstance(classes, bool) or not isinstance(classes, numbers.Integral) or classes < 1:
                 raise ValueError(f"{name}: classes must be a positive integer (the class count), got {classes!r}")
@@ -53,7 +53,7 @@ def register(name: str, *, small=None, dynamic=True):
 
         facts = PAPERS[name]
         _REGISTRY[name] = ModelInfo(
-            name, checked, facts["reference"], facts["year"], facts["backbones"], facts, dict(small or {}), dynamic
+            name, checked, facts["reference"], facts["year"], facts["backbones"], facts, dynamic
         )
         return checked
 

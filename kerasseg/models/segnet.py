@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import keras
 
+from kerasseg.backbones import check_weights, copy_weights_by_name
+from kerasseg.backbones.vgg import VGG16_BLOCKS, vgg16_weights
 from kerasseg.layers import BackbonePreprocessing, MaxPoolingWithIndices, MaxUnpooling
-from kerasseg.models.contract import segmentation_input, segmentation_model
-from kerasseg.models.fcn import check_vgg16_backbone, check_weights, set_weights_by_name
+from kerasseg.models.contract import classifier, segmentation_input, segmentation_model
 from kerasseg.models.registry import register
 
 __all__ = ["SegNet"]
-
-# The 13 convolutions of VGG16 by block: (width, number of 3×3 convolutions).
-VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
-VGG16_NOTOP_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 
 def conv_bn_relu(x, filters: int, name: str):
@@ -55,25 +52,15 @@ def decoder(x, indices, widths, classes: int, classifier_kernel: int):
             elif block > 1:
                 x = conv_bn_relu(x, widths[block - 2], name)
             else:
-                x = keras.layers.Conv2D(
-                    classes,
-                    classifier_kernel,
-                    padding="same",
-                    kernel_initializer="he_normal",
-                    name="classifier",
-                )(x)
+                x = classifier(x, classes, classifier_kernel, padding="same", kernel_initializer="he_normal")
     return x
 
 
-@register(
-    "segnet",
-    small={"width_multiplier": 0.125},
-)
+@register("segnet")
 def SegNet(
     classes: int = 11,
     input_shape=(None, None, 3),
     *,
-    backbone: str = "vgg16",
     weights=None,
     width_multiplier: float = 1.0,
     classifier_kernel: int = 3,
@@ -93,7 +80,6 @@ def SegNet(
     Deviations: "same" padding with sizes multiple of 32 instead of Caffe's ceil-mode pooling of odd sizes; input
     caffe preprocessing (BGR minus the ImageNet mean, so ImageNet encoder weights fit); the release fed raw pixels.
     """
-    check_vgg16_backbone("segnet", backbone)
     check_weights("segnet", weights)
     if weights is not None and width_multiplier != 1.0:
         raise ValueError(
@@ -106,19 +92,5 @@ def SegNet(
     logits = decoder(h, indices, widths, classes, classifier_kernel)
     model = segmentation_model(inputs, x, logits, name="segnet")
     if weights is not None:
-        set_weights_by_name(model, _vgg16_encoder_weights(weights), f"VGG16 weights {weights!r}")
+        copy_weights_by_name(model, vgg16_weights(weights), f"segnet: weights={weights!r}")
     return model
-
-
-def _vgg16_encoder_weights(weights) -> dict:
-    """The 13 convolutions of ``keras.applications.VGG16(include_top=False)`` by layer name."""
-    from kerasseg.backbones._weights import resolve_weights
-
-    path = resolve_weights("vgg16", weights, VGG16_NOTOP_FILE, "vgg16/")
-    try:
-        vgg = keras.applications.VGG16(include_top=False, weights=path)
-    except (ValueError, OSError, KeyError) as error:
-        raise ValueError(
-            f"segnet: {path} is not a weights file of keras.applications.VGG16(include_top=False) ({error})"
-        ) from error
-    return {layer.name: layer.get_weights() for layer in vgg.layers if layer.weights}

@@ -8,10 +8,13 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from kerasseg.models.contract import segmentation_input, segmentation_model
+from kerasseg.models.contract import classifier, segmentation_input, segmentation_model
 from kerasseg.models.registry import register
 
 __all__ = ["UNet", "overlap_tile_predict", "valid_unet_output_size"]
+
+# The paper's contracting path: four 2×2 max poolings (Fig. 1).
+PAPER_DEPTH = 4
 
 
 def double_conv(x, filters: int, padding: str, name: str, batch_norm: bool):
@@ -70,7 +73,7 @@ def unet_paths(x, base_filters: int, depth: int, padding: str, batch_norm: bool,
     return h
 
 
-def valid_unet_output_size(size: int, depth: int = 4) -> int:
+def valid_unet_output_size(size: int, depth: int = PAPER_DEPTH) -> int:
     """Output size of the valid-convolution U-Net for an input ``size`` (572 → 388 at depth 4), or ValueError."""
     out = _output_size(size, depth)
     if out is None:
@@ -84,18 +87,15 @@ def valid_unet_output_size(size: int, depth: int = 4) -> int:
     return out
 
 
-@register(
-    "unet",
-    small={"base_filters": 8},
-)
+@register("unet")
 def UNet(
     classes: int = 2,
     input_shape=(None, None, 3),
     *,
     base_filters: int = 64,
-    depth: int = 4,
+    depth: int | None = None,
     padding: str = "same",
-    batch_norm: bool = False,
+    batch_norm: bool | None = None,
     dropout: float = 0.5,
     backbone: str | None = None,
     weights=None,
@@ -104,24 +104,26 @@ def UNet(
     """U-Net: (N, H, W, 3) RGB [0, 255] → logits (N, H, W, classes) (``padding="same"``).
 
     ``padding="valid"`` is the paper's network: unpadded 3×3 convolutions, so the output is smaller than the input
-    (572 → 388) and covers its centre; use :func:`overlap_tile_predict` for whole images. ``"same"`` pads every
-    convolution so the output matches the input size (the usual modern variant). ``backbone`` replaces the
-    contracting path by an ImageNet encoder (features at strides 2…32, ``weights`` as in ``build_backbone``); the
-    expanding path then upsamples once more to full resolution. Dropout at the end of the contracting path as in the
-    paper (its rate is not given; 0.5 here). Input: ``(H, W)`` multiples of 2**depth (32 with a backbone) for
-    "same"; for "valid" see :func:`valid_unet_output_size`.
+    (572 → 388) and covers its centre; use :func:`overlap_tile_predict` for whole images. It keeps the rest of the
+    contract (a ``SegmentationModel``, float32 ``logits``); only the output size differs, as in the paper.
+    ``"same"`` pads every convolution so the output matches the input size (the usual modern variant). ``backbone``
+    replaces the contracting path by an ImageNet encoder (features at strides 2…32, ``weights`` and
+    ``backbone_options`` as in ``build_backbone``); the expanding path then upsamples once more to full resolution.
+    ``depth``: the number of 2×2 poolings of U-Net's own contracting path (4, the paper's); a backbone brings its
+    five stages instead. ``batch_norm`` after every convolution, a post-paper addition: off by default on U-Net's
+    own paths, on in the expanding path over a backbone (whose features are batch-normalised). Dropout at the end of
+    the contracting path as in the paper (its rate is not given; 0.5 here). Input: ``(H, W)`` multiples of 2**depth
+    (32 with a backbone) for "same"; for "valid" see :func:`valid_unet_output_size`.
     """
-    if padding not in ("same", "valid"):
-        raise ValueError(f"padding must be 'same' or 'valid', got {padding!r}")
-    if backbone not in (None, "none") and padding == "valid":
-        raise ValueError("a pretrained backbone encoder is only available with padding='same'")
-    if backbone in (None, "none") and weights not in (None, "none"):
-        raise ValueError("weights need a backbone: UNet(backbone='mobilenetv2', weights='imagenet')")
+    encoder = None if backbone in (None, "none") else backbone
+    _check_options(padding, encoder, weights, depth, backbone_options)
+    depth = PAPER_DEPTH if depth is None else depth
+    batch_norm = bool(encoder) if batch_norm is None else batch_norm
 
     if padding == "valid":
         return _valid_unet(classes, input_shape, base_filters, depth, batch_norm, dropout)
 
-    if backbone in (None, "none"):
+    if not encoder:
         inputs, x = segmentation_input(input_shape, 2**depth, "UNet")
         h = unet_paths(x, base_filters, depth, "same", batch_norm, dropout)
     else:
@@ -135,9 +137,25 @@ def UNet(
         for level, stride in enumerate((16, 8, 4, 2, 1)):
             skip = features.get(f"stride{stride}")
             filters = max(base_filters * 2 ** (4 - level) // 2, base_filters // 2)
-            h = up_block(h, skip, filters, "same", f"up{5 - level}", batch_norm=True)
-    logits = keras.layers.Conv2D(classes, 1, name="classifier")(h)
-    return segmentation_model(inputs, x, logits, name="unet")
+            h = up_block(h, skip, filters, "same", f"up{5 - level}", batch_norm)
+    return segmentation_model(inputs, x, classifier(h, classes), name="unet")
+
+
+def _check_options(padding: str, encoder: str | None, weights, depth, backbone_options: dict) -> None:
+    """Every option the chosen U-Net would not use is an error that names it."""
+    if padding not in ("same", "valid"):
+        raise ValueError(f"unet: padding must be 'same' or 'valid', got {padding!r}")
+    if encoder and padding == "valid":
+        raise ValueError("unet: a pretrained backbone encoder is only available with padding='same'")
+    if not encoder and weights not in (None, "none"):
+        raise ValueError("unet: weights need a backbone: UNet(backbone='mobilenetv2', weights='imagenet')")
+    if encoder and depth is not None:
+        raise ValueError(
+            f"unet: depth={depth} sets the poolings of U-Net's own contracting path; backbone={encoder!r} "
+            "brings its five stages (leave depth unset)"
+        )
+    if not encoder and backbone_options:
+        raise ValueError(f"unet: {', '.join(sorted(backbone_options))} are options of a backbone, and there is none")
 
 
 def _valid_unet(classes, input_shape, base_filters, depth, batch_norm, dropout):
@@ -148,9 +166,7 @@ def _valid_unet(classes, input_shape, base_filters, depth, batch_norm, dropout):
         valid_unet_output_size(s, depth)
     inputs = keras.Input(input_shape, name="image")
     h = unet_paths(inputs, base_filters, depth, "valid", batch_norm, dropout)
-    h = keras.layers.Conv2D(classes, 1, name="classifier")(h)
-    logits = keras.layers.Activation("linear", dtype="float32", name="logits")(h)
-    return keras.Model(inputs, logits, name="unet_valid")
+    return segmentation_model(inputs, inputs, classifier(h, classes), name="unet_valid", at_input_size=False)
 
 
 def overlap_tile_predict(model: keras.Model, image: np.ndarray, batch_size: int = 4) -> np.ndarray:

@@ -148,6 +148,14 @@ def test_vgg16_yu_koltun_front_end():
     assert tuple(features["stride32"].shape) == (None, None, None, 512)
 
 
+def test_an_option_of_another_backbone_is_named():
+    # A builder hands its other keyword arguments to the backbone (alpha for MobileNetV2): a wrong one is named there.
+    with pytest.raises(TypeError, match="resnet50: no option 'alpha'; its options: multi_grid"):
+        build_backbone("resnet50", _inputs(), alpha=0.5)
+    with pytest.raises(TypeError, match="xception: no option 'multi_grid'; its options: none"):
+        build_backbone("xception", _inputs(), multi_grid=(1, 2, 4))
+
+
 def test_vgg16_unknown_dilated_pooling():
     with pytest.raises(ValueError, match="stride1, remove"):
         build_backbone("vgg16", _inputs(), output_stride=16, dilated_pooling="strided")

@@ -5,7 +5,7 @@ argmax agreement ≥ 95% on structured (not pure-noise) images that int8 was not
 images); the float32 export also runs in MediaPipe's ImageSegmenter. Architectures registered later are picked up
 through ``list_models()``.
 
-Weights: each model (the registry's small configuration) is briefly trained, 4 epochs of 8 steps, to label pixels
+Weights: each model (its small configuration, ``model_checks.SMALL``) is briefly trained, 4 epochs of 8 steps, to label pixels
 by their dominant colour on 32 structured images, then given those images' BatchNorm statistics
 (``export_helpers.briefly_trained``). Random weights are a poor test of quantization: a random deep network with
 batch norm is chaotic, amplifying a perturbation at every layer (Yang et al., "A Mean Field Theory of Batch
@@ -26,10 +26,10 @@ import keras
 import numpy as np
 import pytest
 from export_helpers import briefly_trained, dominant_colour_labels, import_mediapipe
-from model_checks import build_small, structured_images
+from model_checks import build_small, small_input_shape, structured_images
 
 from kerasseg.export import QUANTIZATIONS, parity_report, tflite_ops, to_onnx, to_tflite_modes
-from kerasseg.models import list_models, model_info
+from kerasseg.models import list_models
 
 pytestmark = pytest.mark.slow  # every architecture in every mode: the slow tier (--slow)
 
@@ -37,7 +37,8 @@ LABELS = ["red", "green", "blue", "dark"]
 FORBIDDEN_OPS = ("Flex", "CUSTOM", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE")
 
 # (architecture, mode) -> why its parity misses the issue's criterion (measured 2026-11-25, seed 0, with the
-# registry's small configurations of that day; argmax agreement, or float16 relative |Δ|, after the #).
+# small configurations of that day, then the registry's, now model_checks.SMALL; argmax agreement, or float16
+# relative |Δ|, after the #).
 _INDEX_UNPOOLING = (
     "index unpooling: a near-tie inside a 2×2 pooling window flips under rounding (fp16 or int8 weights, int8 "
     "activations tie when one step apart) and the unpooled value lands on another pixel, at every decoder stage"
@@ -76,7 +77,7 @@ def _mediapipe_mask(path: str, image: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("name", list_models())
 def test_every_mode_exports_with_parity(name, tmp_path):
-    shape = tuple(model_info(name).small.get("input_shape", (64, 64, 3)))
+    shape = small_input_shape(name)
     size = shape[:2]
     keras.utils.set_random_seed(0)  # the gaps above were measured with these weights
     images = np.round(structured_images(4, size))  # whole pixels: MediaPipe and the uint8 input see the same

@@ -6,7 +6,7 @@ import pytest
 from model_checks import build_small, structured_images
 
 from kerasseg.export import run_onnx, run_tflite, tflite_ops, to_onnx, to_tflite
-from kerasseg.layers import ASPP, AdaptiveAveragePooling, PyramidPooling, adaptive_bin_edges
+from kerasseg.layers import AdaptiveAveragePooling, PyramidPooling, adaptive_bin_edges
 from kerasseg.models import inference_model
 
 
@@ -69,13 +69,6 @@ def test_aspp_image_pooling_equals_global_average_pooling(size):
         new = AdaptiveAveragePooling(1)(inputs)
         got_old, got_new = keras.Model(inputs, [old, new]).predict(x, verbose=0)
         np.testing.assert_allclose(got_new, got_old, atol=1e-5)
-
-
-def test_aspp_keeps_the_image_pool_name():
-    inputs = keras.Input((None, None, 8))
-    model = keras.Model(inputs, ASPP(inputs, 4, (2,), name="aspp"))
-    assert isinstance(model.get_layer("aspp_image_pool"), AdaptiveAveragePooling)
-    assert model.get_layer("aspp_image_pool").bins == 1
 
 
 def _randomise_batchnorm(layer, rng):

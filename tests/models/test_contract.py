@@ -10,9 +10,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from model_checks import build_small, small_input_shape
 
 from kerasseg.losses import SegmentationCrossEntropy
-from kerasseg.models import get_model, list_models, model_info
+from kerasseg.models import SegmentationModel, get_model, list_models, model_info
 
 
 @pytest.mark.parametrize("classes", [0, -3, 2.5, True])
@@ -56,10 +57,9 @@ def _data(n=4, size=(32, 40)):
 
 @pytest.mark.parametrize("name", list_models())
 def test_every_registered_model_predicts_one_logits_array(name):
-    info = model_info(name)
-    shape = info.small.get("input_shape", (64, 64, 3))
-    options = {k: v for k, v in info.small.items() if k != "input_shape"}
-    model = info.builder(classes=3, input_shape=shape, weights=None, **options)
+    shape = small_input_shape(name)
+    model = build_small(name, input_shape=shape)
+    assert isinstance(model, SegmentationModel)
     x = np.random.default_rng(0).uniform(0, 255, (1, *shape)).astype("float32")
     out = model.predict(x, verbose=0)
     assert isinstance(out, np.ndarray) and out.shape == (1, *shape[:2], 3)

@@ -29,13 +29,22 @@ def test_largefov_parameter_count_and_atrous_structure():
 
 
 def test_largefov_decimates_the_vgg16_fc_weights(monkeypatch):
-    # Values that name their position: fc6 by (tap, output channel), fc7 by (input, output channel).
+    # Values that name their position: fc6 by (tap, output channel), fc7 by (input, output channel). VGG16's
+    # Dense fc1 reads pool5 flattened in (row, column, channel) order: its kernel is fc6's reshaped.
     taps = np.arange(49, dtype="float32").reshape(7, 7, 1, 1) * 10_000
     fc6 = np.ascontiguousarray(np.broadcast_to(taps + np.arange(4096, dtype="float32"), (7, 7, 512, 4096)))
     fc7 = (np.arange(4096, dtype="float32")[:, None] * 4096 + np.arange(4096, dtype="float32"))[None, None]
-    fake = {"fc6": [fc6, np.arange(4096, dtype="float32")], "fc7": [fc7, -np.arange(4096, dtype="float32")]}
-    monkeypatch.setattr(deeplab, "vgg16_classifier_weights", lambda weights: dict(fake))
+    dense = {"fc1": [fc6.reshape(7 * 7 * 512, 4096), np.arange(4096, dtype="float32")],
+             "fc2": [fc7[0, 0], -np.arange(4096, dtype="float32")]}
+    asked = []
+
+    def classifier_file(weights, include_top=False):
+        asked.append((weights, include_top))
+        return dict(dense)
+
+    monkeypatch.setattr(deeplab, "vgg16_weights", classifier_file)
     model = kerasseg.DeepLabV1LargeFOV(3, (32, 32, 3), weights="imagenet", fc_units=1024)
+    assert asked == [("imagenet", True)]  # the classifier's file, with its fully connected layers
     kernel = model.get_layer("fc6").kernel.numpy()
     # Taps 0, 3, 6 of the 7×7 kernel (the 3×3 at rate 3 inside it), every 4th output channel.
     np.testing.assert_array_equal(kernel[1, 2, :, 5], fc6[3, 6, :, 20])
@@ -58,6 +67,15 @@ def test_deeplabv2_resnet101_aspp_structure():
     probe = keras.Model(network.input, [network.get_layer("conv5_block3_out").output, network.output])
     features, scores = probe(np.zeros((1, 64, 48, 3), "float32"))
     assert features.shape == (1, 8, 6, 2048) and scores.shape == (1, 8, 6, 21)  # output stride 8
+
+
+@pytest.mark.parametrize("output_stride", [8, 16])
+def test_deeplabv2_scores_at_its_output_stride(output_stride):
+    model = kerasseg.DeepLabV2(3, (64, 64, 3), backbone="vgg16", weights=None, fc_units=8,
+                               output_stride=output_stride, multi_scale=False)
+    network = model.get_layer("deeplabv2_single_scale")
+    assert network(np.zeros((1, 64, 64, 3), "float32")).shape == (1, 64 // output_stride, 64 // output_stride, 3)
+    assert model.output_shape == (None, 64, 64, 3)
 
 
 def test_image_pyramid_is_the_max_of_the_shared_network_over_scales(tmp_path):
@@ -89,7 +107,9 @@ def test_image_pyramid_exports_to_builtin_tflite(tmp_path):
 def test_deeplabv2_bad_arguments_are_reported():
     with pytest.raises(ValueError, match="valid backbones: resnet101, resnet50, vgg16"):
         kerasseg.DeepLabV2(3, backbone="mobilenetv2", weights=None)
-    with pytest.raises(ValueError, match="output_stride 8"):
-        kerasseg.DeepLabV2(3, weights=None, output_stride=16)
+    with pytest.raises(ValueError, match="output_stride must be one of 8, 16, 32, got 4"):
+        kerasseg.DeepLabV2(3, weights=None, output_stride=4)
+    with pytest.raises(TypeError, match="deeplabv1_largefov: .*'backbone'"):
+        kerasseg.DeepLabV1LargeFOV(3, weights=None, backbone="vgg16")
     with pytest.raises(ValueError, match="valid branches: single, fc"):
         kerasseg.DeepLabV2(3, backbone="vgg16", weights=None, aspp_branch="triple", multi_scale=False)

@@ -5,7 +5,16 @@ import numpy as np
 import pytest
 from model_checks import centre_tap_weights, impulse_positions
 
+from kerasseg.layers import AdaptiveAveragePooling
 from kerasseg.models import DeepLabV3, DeepLabV3Cascaded, DeepLabV3Plus
+from kerasseg.models.deeplabv3 import aspp
+
+
+def test_aspp_keeps_the_image_pool_name():
+    inputs = keras.Input((None, None, 8))
+    model = keras.Model(inputs, aspp(inputs, 4, (2,), name="aspp"))
+    assert isinstance(model.get_layer("aspp_image_pool"), AdaptiveAveragePooling)
+    assert model.get_layer("aspp_image_pool").bins == 1
 
 
 def _trainable(model):
@@ -75,6 +84,12 @@ def test_cascaded_blocks_have_identity_shortcuts_and_the_hand_counted_parameters
 def test_fixed_size_that_does_not_divide_names_the_fix():
     with pytest.raises(ValueError, match="multiple of 16.*112"):
         DeepLabV3Plus(classes=3, backbone="mobilenetv2", alpha=0.35, weights=None, input_shape=(100, 112, 3))
+
+
+def test_deeplabv3_has_no_decoder_to_size():
+    # DeepLabv3's head ends in ASPP and the classifier; decoder_filters is DeepLabv3+'s, and is refused by name.
+    with pytest.raises(TypeError, match="no option 'decoder_filters'; its options: alpha, include_last_conv"):
+        DeepLabV3(classes=3, backbone="mobilenetv2", alpha=0.35, weights=None, decoder_filters=16)
 
 
 def test_xception_decoder_inputs_are_h_over_4_and_h_over_16_on_the_same_pixels():

@@ -1,13 +1,17 @@
 """Every registered architecture satisfies the model contract (tests/model_checks.py)."""
 
 import pytest
-from model_checks import check_model
+from model_checks import SMALL, check_model
 
 from kerasseg.models import list_models, model_info
 
 
 def test_registry_lists_the_foundation_models():
     assert {"deeplabv3plus", "unet"} <= set(list_models())
+
+
+def test_every_registered_model_has_a_small_test_configuration_and_no_other_does():
+    assert set(SMALL) == set(list_models())
 
 
 def test_unknown_model_name_lists_valid_names():

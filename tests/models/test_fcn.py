@@ -80,8 +80,9 @@ def test_at_once_scales_the_skips():
 
 
 def test_bad_arguments_are_reported(tmp_path):
-    with pytest.raises(ValueError, match="valid backbones: vgg16"):
-        kerasseg.FCN8s(3, backbone="resnet50", weights=None)
+    # VGG16 is the paper's network itself, not a choice: there is no backbone argument to get wrong.
+    with pytest.raises(TypeError, match="fcn8s: .*'backbone'; its arguments: classes, input_shape, weights"):
+        kerasseg.FCN8s(3, backbone="vgg16", weights=None)
     with pytest.raises(ValueError, match="fc_units=4096"):
         kerasseg.FCN8s(3, weights="imagenet", fc_units=64)
     missing = tmp_path / "nothing.h5"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import kerasseg
-from kerasseg.models.gcn import BoundaryRefinement, GlobalConvolution
+from kerasseg.models.gcn import boundary_refinement, global_convolution
 
 # keras.applications ResNet50 without top (published.md).
 RESNET50_NO_TOP = 23_587_712
@@ -23,7 +23,7 @@ def conv_same(x: np.ndarray, kernel: np.ndarray, bias=None) -> np.ndarray:
 
 def _gcn_model(channels, filters, k, use_bias=True):
     inputs = keras.Input((None, None, channels))
-    return keras.Model(inputs, GlobalConvolution(inputs, filters, k, use_bias=use_bias, name="gcn"))
+    return keras.Model(inputs, global_convolution(inputs, filters, k, use_bias=use_bias, name="gcn"))
 
 
 @pytest.mark.parametrize("channels, filters, k", [(64, 21, 15), (2048, 21, 15), (256, 21, 7)])
@@ -56,7 +56,7 @@ def test_gcn_module_equals_the_dense_kxk_convolution_of_its_branches(k):
 def test_boundary_refinement_matches_numpy():
     rng = np.random.default_rng(1)
     inputs = keras.Input((9, 10, 5))
-    model = keras.Model(inputs, BoundaryRefinement(inputs, name="br"))
+    model = keras.Model(inputs, boundary_refinement(inputs, name="br"))
     (k1, b1), (k2, b2) = model.get_layer("br_conv1").get_weights(), model.get_layer("br_conv2").get_weights()
     b1, b2 = rng.normal(size=b1.shape), rng.normal(size=b2.shape)
     model.get_layer("br_conv1").set_weights([k1, b1])

@@ -6,7 +6,7 @@ import pytest
 from model_checks import build_small
 
 import kerasseg
-from kerasseg.models.refinenet import ChainedResidualPooling, MultiResolutionFusion, ResidualConvUnit
+from kerasseg.models.refinenet import chained_residual_pooling, multi_resolution_fusion, residual_conv_unit
 
 # keras.applications ResNet101 without top (published.md); it counts conv biases and batch-norm statistics.
 RESNET101_NO_TOP = 42_658_176
@@ -34,7 +34,7 @@ def _model(block, shape):
 
 def test_residual_conv_unit_matches_numpy():
     rng = np.random.default_rng(0)
-    model = _model(lambda t: ResidualConvUnit(t, name="rcu"), (6, 7, 4))
+    model = _model(lambda t: residual_conv_unit(t, name="rcu"), (6, 7, 4))
     x = rng.normal(size=(2, 6, 7, 4)).astype("float32")
     (k1, b1), (k2,) = model.get_layer("rcu_conv1").get_weights(), model.get_layer("rcu_conv2").get_weights()
     expected = x + conv3x3(np.maximum(conv3x3(np.maximum(x, 0), k1, b1), 0), k2)
@@ -44,7 +44,7 @@ def test_residual_conv_unit_matches_numpy():
 @pytest.mark.parametrize("blocks", [2, 4])
 def test_chained_residual_pooling_matches_numpy(blocks):
     rng = np.random.default_rng(1)
-    model = _model(lambda t: ChainedResidualPooling(t, blocks, name="crp"), (9, 8, 3))
+    model = _model(lambda t: chained_residual_pooling(t, blocks, name="crp"), (9, 8, 3))
     x = rng.normal(size=(1, 9, 8, 3)).astype("float32")
     pools = [layer for layer in model.layers if isinstance(layer, keras.layers.MaxPooling2D)]
     assert len(pools) == blocks and all(p.pool_size == (5, 5) and p.strides == (1, 1) for p in pools)
@@ -57,13 +57,13 @@ def test_chained_residual_pooling_matches_numpy(blocks):
 
 def test_multi_resolution_fusion_upsamples_to_the_finest_path_at_the_smallest_width():
     coarse, fine = keras.Input((4, 4, 32)), keras.Input((8, 8, 16))
-    fused = MultiResolutionFusion([coarse, fine], name="mrf")
+    fused = multi_resolution_fusion([coarse, fine], name="mrf")
     assert tuple(fused.shape) == (None, 8, 8, 16)
     model = keras.Model([coarse, fine], fused)
     assert model.get_layer("mrf_path1_conv").kernel.shape == (3, 3, 32, 16)
     assert model.get_layer("mrf_path2_conv").kernel.shape == (3, 3, 16, 16)
     # A single path goes through unchanged (paper section 3.2).
-    assert MultiResolutionFusion([fine], name="single") is fine
+    assert multi_resolution_fusion([fine], name="single") is fine
 
 
 def refinenet_head_parameters(stage_channels, classes: int, crp_blocks: int, widths=(512, 256)) -> int:

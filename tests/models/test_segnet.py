@@ -74,5 +74,5 @@ def test_bad_arguments_are_reported(tmp_path):
         kerasseg.SegNet(3, weights="imagenet", width_multiplier=0.5)
     with pytest.raises(ValueError, match="pad or resize it to 384"):
         kerasseg.SegNet(11, (360, 480, 3))  # CamVid's size: 360 is not a multiple of 32
-    with pytest.raises(ValueError, match="valid backbones: vgg16"):
-        kerasseg.SegNet(3, backbone="resnet50")
+    with pytest.raises(TypeError, match="segnet: .*'backbone'"):
+        kerasseg.SegNet(3, backbone="vgg16")

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from kerasseg.models import SegmentationModel
 from kerasseg.models.unet import UNet, overlap_tile_predict, valid_unet_output_size
 
 
@@ -14,6 +15,16 @@ def test_paper_network_shapes_and_parameters():
     model = UNet(classes=2, input_shape=(572, 572, 3), padding="valid")
     assert model.output_shape == (None, 388, 388, 2)
     assert model.count_params() == 31_030_658 + (3 - 1) * 3 * 3 * 64
+
+
+def test_the_papers_network_keeps_the_contract_but_its_output_size():
+    model = UNet(classes=2, input_shape=(204, 204, 3), padding="valid", base_filters=2, dropout=0.0)
+    assert isinstance(model, SegmentationModel)
+    assert model.output_shape == (None, 20, 20, 2) and model.get_layer("logits").dtype_policy.name == "float32"
+    model.compile()  # the papers' recipe, as every other architecture
+    x = np.random.default_rng(0).uniform(0, 255, (2, 204, 204, 3)).astype("float32")
+    y = np.random.default_rng(1).integers(0, 2, (2, 20, 20))
+    assert np.isfinite(model.fit(x, y, epochs=1, verbose=0).history["loss"][0])
 
 
 def test_same_variant_keeps_the_input_size():
@@ -68,3 +79,20 @@ def test_xception_encoder_skips_fit_at_any_size():
     # Keras' unpadded entry flow gave 29 and 15 at 64 and the stride-2 concatenation failed.
     model = UNet(classes=2, input_shape=(None, None, 3), backbone="xception", weights=None, base_filters=4)
     assert model.predict(np.zeros((1, 70, 45, 3), "float32"), verbose=0).shape == (1, 70, 45, 2)
+
+
+def test_options_the_chosen_network_would_not_use_are_refused():
+    with pytest.raises(ValueError, match="depth=3 .* backbone='mobilenetv2'"):
+        UNet(classes=2, backbone="mobilenetv2", alpha=0.35, weights=None, depth=3)
+    with pytest.raises(ValueError, match="unet: alpha are options of a backbone"):
+        UNet(classes=2, alpha=0.35)
+
+
+def test_batch_norm_is_honoured_over_a_backbone_too():
+    def decoder_norms(model):
+        return [layer.name for layer in model.layers if layer.name.startswith("up") and "_bn" in layer.name]
+
+    options = dict(classes=2, backbone="mobilenetv2", alpha=0.35, weights=None, base_filters=4)
+    assert len(decoder_norms(UNet(**options))) == 10  # default over a backbone: both convolutions of 5 up blocks
+    assert decoder_norms(UNet(**options, batch_norm=False)) == []
+    assert decoder_norms(UNet(classes=2, base_filters=4)) == []  # the paper's own paths: none by default
