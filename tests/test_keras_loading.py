@@ -4,6 +4,7 @@ gives the outputs of the model that wrote it; without ``import kerasseg`` the cl
 would pass for the wrong reason otherwise)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -93,8 +94,9 @@ CASES = ["uncompiled-aux", "compiled-ce-aux", "compile-model-lovasz", "compile-a
 def _load_in_fresh_process(imports: str, path, x, expected, tmp_path) -> subprocess.CompletedProcess:
     data = tmp_path / "data.npz"
     np.savez(data, x=x, expected=expected)
+    env = {**os.environ, "PYTHONPATH": str(rh.REPO)}  # this checkout, wherever pip last installed kerasseg from
     return subprocess.run([sys.executable, "-c", LOADER.format(imports=imports), str(path), str(data)],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
 
 
 @pytest.mark.parametrize("order", ORDERS)
