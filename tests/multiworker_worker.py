@@ -18,7 +18,7 @@ import threading
 import keras
 
 import kerasseg_cli as cli
-from kerasseg import distribute
+from kerasseg.training import strategy as distribute
 from kerasseg.data import pipelines
 from kerasseg.facts import PAPERS
 from kerasseg.models import registry

@@ -15,12 +15,17 @@ import numbers
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 
 from kerasseg.files import ensure_space, replacing, settle_record, sha256, write_atomic
 from kerasseg.locks import OutputLock
+from kerasseg.training.strategy import is_chief
+
+if TYPE_CHECKING:
+    from kerasseg.training.options import TrainOptions
 
 
 def write_text(path: Path, text: str) -> None:
@@ -306,11 +311,9 @@ def one_writer(train):
 
     @functools.wraps(train)
     def locked(*args, **kwargs):
-        from kerasseg import distribute
-
         arguments = signature.bind(*args, **kwargs).arguments
         out = Path(arguments.get("out_dir", signature.parameters["out_dir"].default))
-        lock = OutputLock(out, "out_dir (--out)") if distribute.is_chief() else None
+        lock = OutputLock(out, "out_dir (--out)") if is_chief() else None
         if lock is not None:
             lock.acquire()
             if lock.stale and arguments.get("verbose", 1):
@@ -330,9 +333,32 @@ def one_writer(train):
     return locked
 
 
-def run_config(model, data, val, **options) -> dict:
-    """What a resumed run must share with the run it continues, as JSON values."""
-    name = model if isinstance(model, str) else f"<model {model.name}>"
-    config = {"model": name, "data": data if isinstance(data, str) else "<dataset>",
-              "val": val if val is None or isinstance(val, (str, bool)) else "<dataset>", **options}
-    return json.loads(json.dumps(config, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
+def check_run(options: TrainOptions, multi_worker: bool) -> tuple[int, bool]:
+    """:func:`check_run_dir` for ``train``'s options, before any data is read: ``(finished epochs, replace)``."""
+    from kerasseg.data.datasets import input_folders
+    from kerasseg.files import check_outside
+
+    if multi_worker and options.restart:
+        raise ValueError("restart (--restart) with several workers: move the run folder aside before starting them")
+    answer = check_run_dir(options.out, options.run_config(), options.epochs, options.restart)
+    check_outside(options.out, "out_dir (--out)", input_folders(options.data, options.data_dir))
+    return answer
+
+
+def start_run(options: TrainOptions, done: int, replace: bool) -> None:
+    """Acts on :func:`check_run`'s answer once everything a restart needs was checked: moves a previous run aside,
+    drops log rows of epochs the backup does not hold, writes ``run.json`` for a new run."""
+    out = options.out
+    start_run_dir(out, replace, options.verbose)
+    if is_chief():
+        trim_log(out / "log.csv", done)
+        if not (out / "run.json").exists():
+            write_run_record(options)
+    if done and options.verbose:
+        print(f"resuming {out} at epoch {done + 1} of {options.epochs} (from {out / 'backup'})")
+
+
+def write_run_record(options: TrainOptions) -> None:
+    """``run.json``: the options a resumed run must share, and the epochs planned."""
+    record = {"config": options.run_config(), "epochs": options.epochs}
+    write_text(options.out / "run.json", json.dumps(record, indent=1))
