@@ -40,8 +40,8 @@ def synthetic(count: int, size: int):
 def measure(args) -> dict:
     """Trains in this process (a worker when TF_CONFIG is set) and returns the chief's figures."""
     from kerasseg import training
-    from kerasseg.training import strategy as distribute
     from kerasseg.data import make_train_pipeline
+    from kerasseg.training import strategy as distribute
 
     strategy = training.get_strategy("auto")  # first: before any other TensorFlow op
     import keras

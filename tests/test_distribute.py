@@ -19,8 +19,8 @@ import tensorflow as tf
 from PIL import Image
 
 from kerasseg import training
-from kerasseg.training import strategy as distribute
 from kerasseg.data import load_dataset, make_train_pipeline
+from kerasseg.training import strategy as distribute
 
 REPO = Path(__file__).resolve().parents[1]
 WORKER = Path(__file__).resolve().parent / "multiworker_worker.py"
