@@ -64,7 +64,7 @@ def load_data(options: TrainOptions, worker=None):
     raw, info = load_dataset(data, options.train_split, options.data_dir, classes=options.num_classes)
     if options.num_classes and options.num_classes != info.num_classes:
         raise ValueError(
-            f"{data} has {info.num_classes} classes; classes (--classes) {options.num_classes} disagrees"
+            f"{data} has {info.num_classes} classes; num_classes {options.num_classes} disagrees"
         )
     train_ds = make_train_pipeline(
         raw, options.batch_size, crop_size=options.input_size, seed=options.seed, scale_range=options.scale_range,
@@ -108,7 +108,7 @@ def epoch_steps(dataset, steps_per_epoch: int | None, batch_size: int) -> int:
     if count == tf.data.UNKNOWN_CARDINALITY:
         count = int(dataset.reduce(0, lambda n, *_: n + 1))
     if count == 0:
-        raise ValueError(f"the training data has no full batch: fewer examples than --batch-size {batch_size}")
+        raise ValueError(f"the training data has no full batch: fewer examples than batch_size {batch_size}")
     if steps_per_epoch:
         return int(steps_per_epoch)
     if count == tf.data.INFINITE_CARDINALITY:

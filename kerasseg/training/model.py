@@ -91,7 +91,7 @@ def build_model(model: str | keras.Model, classes: int, **options) -> keras.Mode
     try:
         return get_model(model, classes=classes, input_shape=(None, None, 3), **options)
     except TypeError as err:  # an option of the wrong type, e.g. depth="abc"
-        raise ValueError(f"model {model!r} cannot be built with the options {options} (--option): {err}") from None
+        raise ValueError(f"model {model!r} cannot be built with the options {options} (model_options): {err}") from None
 
 
 def check_model_options(model: str, options: dict) -> None:
@@ -113,7 +113,7 @@ def check_model_options(model: str, options: dict) -> None:
     for key in options:
         if key not in valid:
             what = "backbone" if key == "backbone" else f"option {key!r}"
-            raise ValueError(f"model {model!r} has no {what} (--option); valid options: {', '.join(sorted(valid))}")
+            raise ValueError(f"model {model!r} has no {what} (model_options); valid options: {', '.join(sorted(valid))}")
 
 
 def check_crop_size(model: keras.Model, input_size) -> None:
@@ -123,7 +123,7 @@ def check_crop_size(model: keras.Model, input_size) -> None:
     least = input_multiple(model)
     if min(int(s) for s in input_size) < least:
         raise ValueError(
-            f"input_size (--input-size) {tuple(input_size)} is smaller than the model's input multiple {least}: "
+            f"input_size {tuple(input_size)} is smaller than the model's input multiple {least}: "
             f"give at least {least} {least}"
         )
 

@@ -70,7 +70,7 @@ class TrainOptions:
 
             check_model_options(self.model, self.builder_options)
         if self.init_from is not None and not Path(self.init_from).is_file():
-            raise FileNotFoundError(f"init_from (--init-from) {self.init_from} does not exist")
+            raise FileNotFoundError(f"init_from {self.init_from} does not exist")
 
     @property
     def out(self) -> Path:
@@ -115,8 +115,7 @@ def check_arguments(options: TrainOptions) -> None:
     """Counts, rates and sizes in range, before any expensive work; the error names the parameter."""
 
     def fail(name, rule):
-        flag = {"learning_rate": "--lr", "num_classes": "--classes"}.get(name, "--" + name.replace("_", "-"))
-        raise ValueError(f"{name} ({flag}) must be {rule}, got {getattr(options, name)!r}")
+        raise ValueError(f"{name} must be {rule}, got {getattr(options, name)!r}")
 
     for name in ("epochs", "batch_size", "steps_per_epoch", "num_classes"):
         value = getattr(options, name)

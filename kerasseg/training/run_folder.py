@@ -143,8 +143,8 @@ class StopOnNonFinite(keras.callbacks.Callback):
         end_progress_line(self)
         raise TrainingDiverged(
             f"training diverged at epoch {getattr(self, 'epoch', 0) + 1}, {where}: {bad}; nothing of this epoch "
-            f"was kept. Try a lower learning rate (learning_rate / --lr{rate}), check the data and class "
-            "weights, then start over with --restart (restart=True)"
+            f"was kept. Try a lower learning_rate{rate}, check the data and class "
+            "weights, then start over with restart=True"
         )
 
     def _learning_rate(self) -> str:
@@ -198,7 +198,7 @@ def restore_backup(model: keras.Model, backup_dir) -> int:
     except Exception as err:  # noqa: BLE001 - h5py, JSON and Keras shape errors alike
         raise ValueError(
             f"cannot resume from {backup_dir}: {str(err).splitlines()[0]}; "
-            "pass --restart (restart=True) to start the run over"
+            "pass restart=True to start the run over"
         ) from None
 
 
@@ -212,7 +212,7 @@ def backup_epoch(out_dir) -> int | None:
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(
             f"cannot resume from {metadata.parent}: {metadata} is damaged ({err}); "
-            "pass --restart (restart=True) to start the run over"
+            "pass restart=True to start the run over"
         ) from None
 
 
@@ -248,7 +248,7 @@ def check_run_dir(out: Path, config: dict, epochs: int, restart: bool) -> tuple[
     refused with what to do.
     """
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file, not a folder")
+        raise ValueError(f"out_dir {out} is a file, not a folder")
     found = [name for name in RUN_FILES if (out / name).exists()]
     if not found:
         return 0, False
@@ -256,25 +256,25 @@ def check_run_dir(out: Path, config: dict, epochs: int, restart: bool) -> tuple[
         return 0, True
     if not (out / "run.json").exists():
         raise ValueError(
-            f"{out} holds files of a run that cannot be resumed ({', '.join(found)}); pass --restart "
-            "(restart=True) to move them aside, or choose another --out"
+            f"{out} holds files of a run that cannot be resumed ({', '.join(found)}); pass restart=True "
+            "to move them aside, or choose another out_dir"
         )
     try:
         saved = json.loads((out / "run.json").read_text())["config"]
     except (ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"{out / 'run.json'} is damaged ({err}); pass --restart to start the run over") from None
+        raise ValueError(f"{out / 'run.json'} is damaged ({err}); pass restart=True to start the run over") from None
     changed = [key for key in sorted(set(saved) | set(config)) if saved.get(key) != config.get(key)]
     if changed:
         what = "; ".join(f"{key} {saved.get(key)!r}, now {config.get(key)!r}" for key in changed)
         raise ValueError(
             f"{out} was started with other options ({what}): give the same options to resume it, "
-            "or pass --restart (restart=True) to start over"
+            "or pass restart=True to start over"
         )
     done = backup_epoch(out) or 0
     if done > epochs or (done == epochs and run_finished(out)):
         raise ValueError(
-            f"{out} has already trained {done} epochs: pass --epochs N with N > {done} to train more, "
-            "or --restart to start over"
+            f"{out} has already trained {done} epochs: pass epochs=N with N > {done} to train more, "
+            "or restart=True to start over"
         )
     return done, False
 
@@ -313,7 +313,7 @@ def one_writer(train):
     def locked(*args, **kwargs):
         arguments = signature.bind(*args, **kwargs).arguments
         out = Path(arguments.get("out_dir", signature.parameters["out_dir"].default))
-        lock = OutputLock(out, "out_dir (--out)") if is_chief() else None
+        lock = OutputLock(out, "out_dir") if is_chief() else None
         if lock is not None:
             lock.acquire()
             if lock.stale and arguments.get("verbose", 1):
@@ -339,9 +339,9 @@ def check_run(options: TrainOptions, multi_worker: bool) -> tuple[int, bool]:
     from kerasseg.files import check_outside
 
     if multi_worker and options.restart:
-        raise ValueError("restart (--restart) with several workers: move the run folder aside before starting them")
+        raise ValueError("restart=True with several workers: move the run folder aside before starting them")
     answer = check_run_dir(options.out, options.run_config(), options.epochs, options.restart)
-    check_outside(options.out, "out_dir (--out)", input_folders(options.data, options.data_dir))
+    check_outside(options.out, "out_dir", input_folders(options.data, options.data_dir))
     return answer
 
 
