@@ -61,7 +61,7 @@ __all__ = [
 
 
 @one_writer
-def train(
+def train(  # 70 lines: 34 arguments and their docstring; the body is the 12 lines of steps at the end
     model: str | keras.Model,
     data,
     val=None,
@@ -111,7 +111,8 @@ def train(
     (:func:`kerasseg.data.pipelines.build_augmentation`).
     ``mixed_precision`` builds the model under the ``mixed_float16`` policy (so a model given as an object must
     already be built under it). ``strategy``: see :func:`get_strategy`. ``seed`` seeds the weights, the data
-    order and the augmentation, and ops run deterministically: the same call gives the same losses.
+    order and the augmentation (set once, before the data), and ops run deterministically: the same call gives
+    the same losses. Afterwards the dtype policy, op determinism and the Python and NumPy random states are as before.
 
     Writes ``run.json`` (the options), ``log.csv``, ``best.keras`` (best validation mIoU) with ``best.json``,
     ``last.keras``, ``tensorboard/`` and ``backup/`` (the last finished epoch with the optimizer state). Calling

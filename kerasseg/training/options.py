@@ -22,7 +22,7 @@ LOSSES = ("ce", "dice", "lovasz")
 
 
 @dataclass(frozen=True)
-class TrainOptions:
+class TrainOptions:  # 80 lines: one field per argument of train (34), then what is derived from them
     """``train``'s arguments (see :func:`kerasseg.training.train` for each), validated on creation; an error names
     the parameter. No defaults here: ``train``'s signature holds them."""
 
