@@ -296,7 +296,7 @@ def test_more_epochs_extend_a_finished_run(world, finished, capsys):
 
 @pytest.mark.parametrize(
     "change, word",
-    [(["--lr", "0.5"], "learning_rate"), (["--classes", "3", "--seed", "1"], "seed")],
+    [(["--lr", "0.5"], "--lr None, now 0.5"), (["--classes", "3", "--seed", "1"], "seed")],
     ids=["lr", "seed-and-classes"],
 )
 def test_changed_options_on_resume_are_refused(world, finished, change, word, capsys):
