@@ -5,7 +5,7 @@ the gradient all-reduce time per step.
 
 Each run trains U-Net (base width 8, batch norm) on synthetic images through ``make_train_pipeline`` (scale, crop,
 flip, colour jitter with albumentations), same global batch in both runs; the workers read their own share of
-each batch (``kerasseg.distribute``). Figures are from the chief, after one warm-up epoch. Two workers on one
+each batch (``kerasseg.training.strategy``). Figures are from the chief, after one warm-up epoch. Two workers on one
 machine share its cores, so no speed-up is expected: the difference is the cost of the collective ops and of
 running two TensorFlow processes. The all-reduce is timed alone, on tensors shaped like the model's gradients.
 """
@@ -39,8 +39,9 @@ def synthetic(count: int, size: int):
 
 def measure(args) -> dict:
     """Trains in this process (a worker when TF_CONFIG is set) and returns the chief's figures."""
-    from kerasseg import distribute, training
+    from kerasseg import training
     from kerasseg.data import make_train_pipeline
+    from kerasseg.training import strategy as distribute
 
     strategy = training.get_strategy("auto")  # first: before any other TensorFlow op
     import keras

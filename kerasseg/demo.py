@@ -59,13 +59,13 @@ def run_demo(out: str = "kerasseg-demo", seed: int = 0, epochs: int | None = Non
     from kerasseg.models import UNet
 
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
-        raise ValueError(f"epochs (--epochs) must be a whole number >= 1, got {epochs!r}")
+        raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
     if not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise ValueError(f"seed (--seed) must be a whole number in [0, 2**32), got {seed!r}")
+        raise ValueError(f"seed must be a whole number in [0, 2**32), got {seed!r}")
     epochs = epochs or DEFAULT_EPOCHS
     out_dir = Path(out).resolve()
     if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"out (--out) {out} is a file; the demo writes a folder")
+        raise ValueError(f"out {out} is a file; the demo writes a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
     start = time.time()

@@ -81,7 +81,7 @@ def overlap(a, b) -> bool:
 
 
 def check_outside(out, name: str, inputs: dict) -> None:
-    """Refuses an output ``out`` (the argument ``name``, e.g. "out_dir (--out)") that is, is inside or holds one
+    """Refuses an output ``out`` (the argument ``name``, e.g. "out_dir") that is, is inside or holds one
     of the ``inputs`` (``{what: folder}``): writing there, or moving it aside on a restart, would change the
     inputs themselves."""
     for what, folder in inputs.items():

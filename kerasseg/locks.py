@@ -58,7 +58,7 @@ def _same_file(fd: int, path: Path) -> bool:
 
 
 class OutputLock:
-    """``with OutputLock(target, "out_dir (--out)"):`` holds the lock of ``target`` for the block.
+    """``with OutputLock(target, "out_dir"):`` holds the lock of ``target`` for the block.
 
     ``stale``: the record of a previous holder that died without releasing it (taken over), else None.
     """

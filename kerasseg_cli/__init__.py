@@ -523,12 +523,51 @@ def _stopped(args, interrupted: list) -> int:
     return 128 + number
 
 
+# The library's errors name its parameters; the command line's name the flags that set them.
+FLAGS = {
+    "aux_weight": "--aux-weight", "batch_size": "--batch-size", "calibration": "--calibration", "check": "--check",
+    "class_weight_power": "--class-weight-power", "classes": "--classes", "crop_size": "--crop-size",
+    "data_dir": "--data-dir", "epochs": "--epochs", "focus_classes": "--focus-classes",
+    "focus_probability": "--focus-probability", "format": "--format", "images_dir": "--images",
+    "init_from": "--init-from", "input_size": "--input-size", "learning_rate": "--lr", "loss": "--loss",
+    "model_options": "--option", "modes": "--modes", "num_classes": "--classes", "opset": "--opset",
+    "optimizer": "--optimizer", "out": "--out", "out_dir": "--out", "preflight": "--preflight",
+    "representative_data": "--calibration", "restart": "--restart", "scale_range": "--scale-range",
+    "scales": "--scales", "seed": "--seed", "steps_per_epoch": "--steps-per-epoch", "strategy": "--strategy",
+    "val": "--val-split", "weight_decay": "--weight-decay",
+}
+SWITCHED_OFF = {"preflight": "--no-preflight", "val": "--val-split none", "tensorboard": "--no-tensorboard"}
+
+
+def flag_names(message: str) -> str:
+    """``message`` with the parameters of :data:`FLAGS` as flags: ``restart=True`` → ``--restart``,
+    ``preflight=False`` → ``--no-preflight``, ``epochs=N`` → ``--epochs N``, ``crop_size=(8, 8)`` →
+    ``--crop-size 8 8``, and a bare name → its flag: a name with ``_`` anywhere, a one-word name (a common
+    word too, like ``epochs``) only where it starts the message or is followed by "must"."""
+    import re
+
+    def value(name: str, text: str) -> str:
+        if text == "True":
+            return FLAGS[name]
+        if text == "False":
+            return SWITCHED_OFF.get(name, f"{FLAGS[name]} false")
+        return f"{FLAGS[name]} {' '.join(re.findall(r'[^(), ]+', text))}"
+
+    names = "|".join(sorted(FLAGS, key=len, reverse=True))
+    message = re.sub(rf"(?<![\w.-])({names})=(\([^)]*\)|[^\s,;:)]+)", lambda m: value(*m.groups()), message)
+    joined = "|".join(name for name in FLAGS if "_" in name)
+    message = re.sub(rf"(?<![\w.=-])({joined})(?![\w=-])", lambda m: FLAGS[m[1]], message)
+    single = "|".join(name for name in FLAGS if "_" not in name)
+    message = re.sub(rf"^({single}) ", lambda m: FLAGS[m[1]] + " ", message)
+    return re.sub(rf"(?<![\w.-])({single}) must\b", lambda m: FLAGS[m[1]] + " must", message)
+
+
 def _failed(args, err: Exception, interrupted: list) -> int:
     if interrupted:  # a native library turned the interrupt into an error of its own ("initialization failed")
         return _stopped(args, interrupted)
     # ImportError: an optional dependency is missing; ConnectionError: a download failed (offline)
     if isinstance(err, (ValueError, FileNotFoundError, ImportError, ConnectionError)):
-        print(f"kerasseg {args.command}: error: {err}", file=sys.stderr)
+        print(f"kerasseg {args.command}: error: {flag_names(str(err))}", file=sys.stderr)
         return 2
     if isinstance(err, OSError):  # a full disk, a read-only folder, a path through a file: one line, no trace
         from kerasseg.files import describe_os_error

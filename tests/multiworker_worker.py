@@ -18,10 +18,10 @@ import threading
 import keras
 
 import kerasseg_cli as cli
-from kerasseg import distribute
 from kerasseg.data import pipelines
 from kerasseg.facts import PAPERS
 from kerasseg.models import registry
+from kerasseg.training import strategy as distribute
 
 
 def tiny(classes=3, input_shape=(None, None, 3), weights=None):

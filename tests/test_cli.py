@@ -76,3 +76,16 @@ def test_weights_lists_files_and_checks_their_hashes(shared_dir, tmp_path, monke
         good: "present", bad: "present", missing: "missing"}  # no hash read: TensorFlow-free and instant
     assert {k: v for k, v in statuses(["weights", "--verify"]).items() if k in (good, bad, missing)} == {
         good: "ok", bad: "corrupt", missing: "missing"}
+
+
+def test_library_parameters_are_shown_as_flags():
+    from kerasseg_cli import flag_names
+
+    assert flag_names("learning_rate must be a positive number, got 0") == "--lr must be a positive number, got 0"
+    assert flag_names("r has already trained 2 epochs: pass epochs=N with N > 2 to train more, or restart=True "
+                      "to start over") == ("r has already trained 2 epochs: pass --epochs N with N > 2 to train more, "
+                                           "or --restart to start over")
+    assert flag_names("skip with preflight=False; val=False for none") == "skip with --no-preflight; --val-split none for none"
+    assert flag_names("crop_size (8, 8) is too small: give at least crop_size=(16, 16)") == (
+        "--crop-size (8, 8) is too small: give at least --crop-size 16 16")
+    assert flag_names("camvid has 11 classes; num_classes 12 disagrees") == "camvid has 11 classes; --classes 12 disagrees"

@@ -1,4 +1,4 @@
-"""Multi-worker training (kerasseg.distribute): TF_CONFIG, each worker's input share, and two real worker
+"""Multi-worker training (kerasseg.training.strategy): TF_CONFIG, each worker's input share, and two real worker
 processes on 127.0.0.1 against one process, including a worker killed mid-epoch and the job restarted."""
 
 import csv
@@ -18,8 +18,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from kerasseg import distribute, training
+from kerasseg import training
 from kerasseg.data import load_dataset, make_train_pipeline
+from kerasseg.training import strategy as distribute
 
 REPO = Path(__file__).resolve().parents[1]
 WORKER = Path(__file__).resolve().parent / "multiworker_worker.py"

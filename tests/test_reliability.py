@@ -296,7 +296,7 @@ def test_more_epochs_extend_a_finished_run(world, finished, capsys):
 
 @pytest.mark.parametrize(
     "change, word",
-    [(["--lr", "0.5"], "learning_rate"), (["--classes", "3", "--seed", "1"], "seed")],
+    [(["--lr", "0.5"], "--lr None, now 0.5"), (["--classes", "3", "--seed", "1"], "seed")],
     ids=["lr", "seed-and-classes"],
 )
 def test_changed_options_on_resume_are_refused(world, finished, change, word, capsys):
@@ -389,7 +389,7 @@ def test_a_kill_between_the_best_model_and_its_record_is_completed_on_resume(wor
 
 
 def test_a_pending_best_record_without_its_model_is_dropped(finished, tmp_path):
-    from kerasseg.runs import BestModelCheckpoint
+    from kerasseg.training.run_folder import BestModelCheckpoint
 
     run, _ = finished
     checkpoint = BestModelCheckpoint(run / "best.keras", resume=True)
@@ -544,7 +544,7 @@ def test_a_diverging_run_stops_with_a_named_error_and_no_best_model(world, tmp_p
 
 def test_a_non_finite_epoch_never_becomes_the_best_model(world, finished):
     from kerasseg.evaluation import load_model
-    from kerasseg.runs import BestModelCheckpoint
+    from kerasseg.training.run_folder import BestModelCheckpoint
 
     run, before = finished
     checkpoint = BestModelCheckpoint(run / "best.keras", resume=True)

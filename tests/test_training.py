@@ -346,3 +346,15 @@ def test_focus_classes_are_given_by_name_or_label():
     assert training.focus_labels(["Pole", "3", 1], names) == (2, 3, 1)
     with pytest.raises(ValueError, match="focus_classes: no class named 'Fense'; the classes are Sky, Building"):
         training.focus_labels(["Fense"], names)
+
+
+def test_library_errors_name_parameters_not_flags(tmp_path):
+    images, labels = colour_data(4)
+    data = batched(images, labels)
+    with pytest.raises(ValueError, match=r"^learning_rate must be a positive number, got -0.1$"):
+        training.train(tiny_net(), data, learning_rate=-0.1, out_dir=tmp_path / "a")
+    with pytest.raises(FileNotFoundError, match=r"^init_from \S*nowhere.keras does not exist$"):
+        training.train(tiny_net(), data, init_from=tmp_path / "nowhere.keras", out_dir=tmp_path / "b")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match=r"^out_dir \S*file is a file, not a folder$"):
+        training.train(tiny_net(), data, epochs=1, out_dir=tmp_path / "file", verbose=0)

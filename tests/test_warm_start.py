@@ -1,5 +1,6 @@
 """The recipe options of ``train``: warm start from a saved model, softened class weights, the scale range."""
 
+import inspect
 from unittest import mock
 
 import keras
@@ -39,7 +40,7 @@ def test_train_warm_starts_and_softens_the_class_weights(tmp_path):
         seen["kernel"] = model.get_layer("conv1").get_weights()[0].copy()
         return original(model, classes, **kwargs)
 
-    with mock.patch.object(training, "compile_model", spy):
+    with mock.patch("kerasseg.training.model.compile_model", spy):
         training.train(
             tiny_net(),
             batched(images, labels),
@@ -60,5 +61,12 @@ def test_train_warm_starts_and_softens_the_class_weights(tmp_path):
 def test_scale_range_reaches_the_train_pipeline(tmp_path):
     spec = _write_folder_dataset(tmp_path / "data")
     with mock.patch("kerasseg.data.make_train_pipeline") as pipeline:
-        training._load_data(spec, False, None, 2, (16, 16), 0, (0.75, 1.25), None)
+        training.data.load_data(_options(spec, val=False, input_size=(16, 16), scale_range=(0.75, 1.25)))
     assert pipeline.call_args.kwargs["scale_range"] == (0.75, 1.25)
+
+
+def _options(data, **changes) -> training.TrainOptions:
+    """``train``'s options for ``data``: its defaults, with ``changes``."""
+    parameters = inspect.signature(training.train).parameters.values()
+    defaults = {p.name: p.default for p in parameters if p.default is not p.empty}
+    return training.TrainOptions(model="unet", data=data, **{**defaults, **changes})

@@ -162,11 +162,11 @@ def preflight(spec: str, splits, data_dir: str | None = None, *, classes: int | 
         report = check_dataset(spec, split, data_dir, classes=classes)
         if not report.ok:
             raise ValueError(
-                f"data check of {spec} [{split}] failed before training (skip with --no-preflight):\n{report}"
+                f"data check of {spec} [{split}] failed before training (skip with preflight=False):\n{report}"
             )
         if not report.histogram.any():
             raise ValueError(
                 f"{spec} [{split}] has no labelled pixel: all {report.ignored_pixels:,} pixels of its "
                 f"{report.num_examples} masks are the ignore label {IGNORE_LABEL}, so nothing can be learnt or "
-                "scored on it; label some pixels, or train without it (--val-split none for a validation split)"
+                "scored on it; label some pixels, or train without it (val=False for a validation split)"
             )

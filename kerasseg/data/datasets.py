@@ -103,7 +103,7 @@ def _infer_num_classes(mask_paths, class_map: Mapping) -> int:
         named = ", ".join(f"{v} ({pixels[v]} pixels, e.g. in {where[v]})" for v in suspects[:5])
         raise ValueError(
             f"cannot tell the class count from the masks: labels {present[:20]}{' …' if len(present) > 20 else ''} "
-            f"have gaps or nearly empty labels: {named}; declare it with --classes N (classes=N)"
+            f"have gaps or nearly empty labels: {named}; declare it with classes=N"
         )
     return classes
 
@@ -153,7 +153,7 @@ def file_source(
         return isbi.source(split, data_dir)
     if spec.startswith("folder:"):
         if data_dir is not None:  # it would be silently ignored
-            raise ValueError(f"data_dir (--data-dir) {data_dir} is for named datasets; {spec} names its folders itself")
+            raise ValueError(f"data_dir {data_dir} is for named datasets; {spec} names its folders itself")
         return folder_source(spec, split, **folder_options)
     raise unknown_dataset(spec)
 

@@ -43,7 +43,7 @@ def prepare(builder, manual_dir: str | Path | None = None, instructions: str = "
         reason = str(err).splitlines()[0][:300]
         raise ConnectionError(
             f"{builder.name}: the download failed ({reason}). Without network, prepare it with tfds where there "
-            f"is network and pass that data dir as --data-dir (data_dir=)"
+            f"is network and pass that folder as data_dir=DIR"
         ) from None
 
 

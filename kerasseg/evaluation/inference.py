@@ -74,15 +74,15 @@ def input_multiple(model: ModelLike) -> int:
 
 
 def check_scales(scales: Sequence[float]) -> None:
-    """Test-time ``scales`` (--scales): finite numbers in :data:`SCALE_RANGE`."""
+    """Test-time ``scales``: finite numbers in :data:`SCALE_RANGE`."""
     low, high = SCALE_RANGE
     bad = [s for s in scales if not (math.isfinite(s) and low <= s <= high)]
     if not scales or bad:
-        raise ValueError(f"scales (--scales) must be numbers from {low:g} to {high:g}, got {list(scales)}")
+        raise ValueError(f"scales must be numbers from {low:g} to {high:g}, got {list(scales)}")
 
 
 def check_inference_options(model: ModelLike, scales: Sequence[float] = (1.0,), crop_size=None) -> None:
-    """``scales`` and the sliding window ``crop_size`` (--crop-size) in range for ``model``, before any image is
+    """``scales`` and the sliding window ``crop_size`` in range for ``model``, before any image is
     read: a fixed-size model's crop is its size; an any-size model's is at least its input multiple (and, per
     image, few enough windows: :func:`check_window_count`)."""
     check_scales(scales)
@@ -91,11 +91,11 @@ def check_inference_options(model: ModelLike, scales: Sequence[float] = (1.0,), 
     crop = tuple(int(c) for c in crop_size)
     fixed = fixed_input_size(model)
     if fixed is not None and crop != fixed:
-        raise ValueError(f"the model takes {fixed[0]}x{fixed[1]} inputs; crop_size {crop} (--crop-size) must be that size")
+        raise ValueError(f"the model takes {fixed[0]}x{fixed[1]} inputs; crop_size {crop} must be that size")
     least = input_multiple(model)
     if len(crop) != 2 or min(crop) < least:
         raise ValueError(
-            f"crop_size (--crop-size) {crop_size} is too small: the model's windows must be at least "
+            f"crop_size {crop_size} is too small: the model's windows must be at least "
             f"{least}x{least} pixels (its input multiple)"
         )
 
@@ -113,8 +113,8 @@ def check_window_count(size: tuple[int, int], crop: tuple[int, int], overlap: fl
     if count > MAX_WINDOWS:
         least = next(c for c in range(1, max(size) + 1) if _window_count(size, (c, c), overlap) <= MAX_WINDOWS)
         raise ValueError(
-            f"crop_size (--crop-size) {tuple(crop)} is too small for a {size[0]}x{size[1]} image: {count:,} sliding "
-            f"windows (at most {MAX_WINDOWS:,}); give at least --crop-size {least} {least}"
+            f"crop_size {tuple(crop)} is too small for a {size[0]}x{size[1]} image: {count:,} sliding "
+            f"windows (at most {MAX_WINDOWS:,}); give at least crop_size=({least}, {least})"
         )
 
 

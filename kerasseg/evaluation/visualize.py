@@ -117,10 +117,10 @@ def predict_folder(
     first image is read. An unreadable image is skipped and the others are written; then a ``ValueError`` names
     every unreadable one. Each file is replaced whole or not at all.
     """
-    check_outside(out_dir, "out_dir (--out)", {"the image folder (--images)": images_dir})
+    check_outside(out_dir, "out_dir", {"the image folder images_dir": images_dir})
     check_inference_options(model, scales, crop_size)
     paths = list_images(images_dir)
-    with OutputLock(out_dir, "out_dir (--out)"):
+    with OutputLock(out_dir, "out_dir"):
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         for partial in Path(out_dir).glob("**/.*.partial.png"):  # left by a killed run; no one else writes here
             partial.unlink()

@@ -19,7 +19,7 @@ DEFAULT_OPSET = 17
 
 def check_opset(opset: int) -> None:
     if not 7 <= int(opset) <= 21:
-        raise ValueError(f"opset (--opset) must be between 7 and 21 (tf2onnx 1.17 supports these), got {opset}")
+        raise ValueError(f"opset must be between 7 and 21 (tf2onnx 1.17 supports these), got {opset}")
 
 
 def to_onnx(model: keras.Model | PreparedModel, path: str, opset: int = DEFAULT_OPSET,

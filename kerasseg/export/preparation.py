@@ -110,7 +110,7 @@ def calibration_images(data: RepresentativeData, size: tuple[int, int]) -> np.nd
     if not images:
         raise ValueError("representative_data is empty: int8 calibration needs real images")
     images = np.stack(images)
-    check_pixel_range(images, "representative_data (--calibration)")
+    check_pixel_range(images, "representative_data")
     return images
 
 

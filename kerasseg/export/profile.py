@@ -136,7 +136,7 @@ def benchmark_table(model, input_size: tuple[int, int] | None = None, *, modes=N
 
     unknown = [mode for mode in modes or () if mode not in QUANTIZATIONS]
     if unknown or (modes is not None and not modes):
-        raise ValueError(f"modes (--modes) {list(modes)}: valid modes are {', '.join(QUANTIZATIONS)}")
+        raise ValueError(f"modes {list(modes)}: valid modes are {', '.join(QUANTIZATIONS)}")
     if isinstance(model, str) and model.lower().endswith(".tflite"):
         _check_tflite_options(model, input_size, modes, calibration)
         return [benchmark_row(model, os.path.basename(model), num_threads, runs)]
@@ -169,7 +169,7 @@ def benchmark_table(model, input_size: tuple[int, int] | None = None, *, modes=N
 def _check_tflite_options(path: str, input_size, modes, calibration) -> None:
     from kerasseg.export.runner import tflite_input_size
 
-    given = [name for name, value in (("modes (--modes)", modes), ("calibration (--calibration)", calibration))
+    given = [name for name, value in (("modes", modes), ("calibration", calibration))
              if value is not None]
     if given:
         raise ValueError(f"{path} is an export, timed as it is: {' and '.join(given)} apply to .keras models only")
@@ -177,7 +177,7 @@ def _check_tflite_options(path: str, input_size, modes, calibration) -> None:
         raise FileNotFoundError(f"export {path} does not exist")
     if input_size is not None and tuple(input_size) != tuple(tflite_input_size(path)):
         size = tflite_input_size(path)
-        raise ValueError(f"input_size (--input-size) {tuple(input_size)}: {path} takes {size[0]}x{size[1]} inputs "
+        raise ValueError(f"input_size {tuple(input_size)}: {path} takes {size[0]}x{size[1]} inputs "
                          "only (leave it out, or export the .keras model at that size)")
 
 

@@ -42,13 +42,13 @@ def export_checked(model: keras.Model | str, out: str, fmt: str = "tflite", quan
     if fmt == "onnx" and quantization != "float32":
         raise ValueError("ONNX export is float32 only; quantize with onnxruntime's tools if needed")
     if opset is not None and fmt != "onnx":
-        raise ValueError(f"opset (--opset) {opset} is an ONNX option; this export is --format {fmt}")
+        raise ValueError(f"opset {opset} is an ONNX option; this export is format={fmt}")
     opset = DEFAULT_OPSET if opset is None else opset
     check_opset(opset)
     check_output(out, fmt)
     for source in (check, calibration):
-        check_outside(out, "out (--out)", _source_folders(source, data_dir))
-    with OutputLock(out, "out (--out)"):  # one writer per export: a second export to the same file is refused
+        check_outside(out, "out", _source_folders(source, data_dir))
+    with OutputLock(out, "out"):  # one writer per export: a second export to the same file is refused
         if isinstance(model, str):
             from kerasseg.evaluation import load_model
 
@@ -119,7 +119,7 @@ def _calibration(quantization, calibration, check, size, split, limit, data_dir)
         return None
     source = calibration or check
     if source is None:
-        raise ValueError("int8 export needs real images to calibrate on: pass --check DATA or --calibration DATA")
+        raise ValueError("int8 export needs real images to calibrate on: pass check=DATA or calibration=DATA")
     skip = limit if source == check else 0  # never calibrate on the images the export is checked on
     return load_check_data(source, size, split, limit, data_dir, skip=skip)
 
@@ -127,14 +127,14 @@ def _calibration(quantization, calibration, check, size, split, limit, data_dir)
 def check_output(out: str, fmt: str) -> None:
     """The export's path, checked before any conversion: a file name with the format's suffix, in a folder."""
     if os.path.isdir(out):
-        raise ValueError(f"--out {out} is a folder; give the export's file name, e.g. {os.path.join(out, 'model.' + fmt)}")
+        raise ValueError(f"out {out} is a folder; give the export's file name, e.g. {os.path.join(out, 'model.' + fmt)}")
     if os.path.splitext(out)[1].lower() != f".{fmt}":
-        raise ValueError(f"--out {out} must end with .{fmt} for --format {fmt}")
+        raise ValueError(f"out {out} must end with .{fmt} for format={fmt}")
     folder = os.path.dirname(os.path.abspath(out))
     if os.path.exists(folder) and not os.path.isdir(folder):
-        raise ValueError(f"--out {out}: {folder} is a file, not a folder")
+        raise ValueError(f"out {out}: {folder} is a file, not a folder")
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"--out {out}: folder {folder} does not exist")
+        raise FileNotFoundError(f"out {out}: folder {folder} does not exist")
 
 
 def _labels(labels_file: str | None, checked: CheckData | None, classes: int) -> list[str] | None:

@@ -15,12 +15,17 @@ import numbers
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 
 from kerasseg.files import ensure_space, replacing, settle_record, sha256, write_atomic
 from kerasseg.locks import OutputLock
+from kerasseg.training.strategy import is_chief
+
+if TYPE_CHECKING:
+    from kerasseg.training.options import TrainOptions
 
 
 def write_text(path: Path, text: str) -> None:
@@ -138,8 +143,8 @@ class StopOnNonFinite(keras.callbacks.Callback):
         end_progress_line(self)
         raise TrainingDiverged(
             f"training diverged at epoch {getattr(self, 'epoch', 0) + 1}, {where}: {bad}; nothing of this epoch "
-            f"was kept. Try a lower learning rate (learning_rate / --lr{rate}), check the data and class "
-            "weights, then start over with --restart (restart=True)"
+            f"was kept. Try a lower learning_rate{rate}, check the data and class "
+            "weights, then start over with restart=True"
         )
 
     def _learning_rate(self) -> str:
@@ -193,7 +198,7 @@ def restore_backup(model: keras.Model, backup_dir) -> int:
     except Exception as err:  # noqa: BLE001 - h5py, JSON and Keras shape errors alike
         raise ValueError(
             f"cannot resume from {backup_dir}: {str(err).splitlines()[0]}; "
-            "pass --restart (restart=True) to start the run over"
+            "pass restart=True to start the run over"
         ) from None
 
 
@@ -207,7 +212,7 @@ def backup_epoch(out_dir) -> int | None:
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(
             f"cannot resume from {metadata.parent}: {metadata} is damaged ({err}); "
-            "pass --restart (restart=True) to start the run over"
+            "pass restart=True to start the run over"
         ) from None
 
 
@@ -243,7 +248,7 @@ def check_run_dir(out: Path, config: dict, epochs: int, restart: bool) -> tuple[
     refused with what to do.
     """
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file, not a folder")
+        raise ValueError(f"out_dir {out} is a file, not a folder")
     found = [name for name in RUN_FILES if (out / name).exists()]
     if not found:
         return 0, False
@@ -251,25 +256,25 @@ def check_run_dir(out: Path, config: dict, epochs: int, restart: bool) -> tuple[
         return 0, True
     if not (out / "run.json").exists():
         raise ValueError(
-            f"{out} holds files of a run that cannot be resumed ({', '.join(found)}); pass --restart "
-            "(restart=True) to move them aside, or choose another --out"
+            f"{out} holds files of a run that cannot be resumed ({', '.join(found)}); pass restart=True "
+            "to move them aside, or choose another out_dir"
         )
     try:
         saved = json.loads((out / "run.json").read_text())["config"]
     except (ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"{out / 'run.json'} is damaged ({err}); pass --restart to start the run over") from None
+        raise ValueError(f"{out / 'run.json'} is damaged ({err}); pass restart=True to start the run over") from None
     changed = [key for key in sorted(set(saved) | set(config)) if saved.get(key) != config.get(key)]
     if changed:
         what = "; ".join(f"{key} {saved.get(key)!r}, now {config.get(key)!r}" for key in changed)
         raise ValueError(
             f"{out} was started with other options ({what}): give the same options to resume it, "
-            "or pass --restart (restart=True) to start over"
+            "or pass restart=True to start over"
         )
     done = backup_epoch(out) or 0
     if done > epochs or (done == epochs and run_finished(out)):
         raise ValueError(
-            f"{out} has already trained {done} epochs: pass --epochs N with N > {done} to train more, "
-            "or --restart to start over"
+            f"{out} has already trained {done} epochs: pass epochs=N with N > {done} to train more, "
+            "or restart=True to start over"
         )
     return done, False
 
@@ -306,11 +311,9 @@ def one_writer(train):
 
     @functools.wraps(train)
     def locked(*args, **kwargs):
-        from kerasseg import distribute
-
         arguments = signature.bind(*args, **kwargs).arguments
         out = Path(arguments.get("out_dir", signature.parameters["out_dir"].default))
-        lock = OutputLock(out, "out_dir (--out)") if distribute.is_chief() else None
+        lock = OutputLock(out, "out_dir") if is_chief() else None
         if lock is not None:
             lock.acquire()
             if lock.stale and arguments.get("verbose", 1):
@@ -330,9 +333,32 @@ def one_writer(train):
     return locked
 
 
-def run_config(model, data, val, **options) -> dict:
-    """What a resumed run must share with the run it continues, as JSON values."""
-    name = model if isinstance(model, str) else f"<model {model.name}>"
-    config = {"model": name, "data": data if isinstance(data, str) else "<dataset>",
-              "val": val if val is None or isinstance(val, (str, bool)) else "<dataset>", **options}
-    return json.loads(json.dumps(config, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
+def check_run(options: TrainOptions, multi_worker: bool) -> tuple[int, bool]:
+    """:func:`check_run_dir` for ``train``'s options, before any data is read: ``(finished epochs, replace)``."""
+    from kerasseg.data.datasets import input_folders
+    from kerasseg.files import check_outside
+
+    if multi_worker and options.restart:
+        raise ValueError("restart=True with several workers: move the run folder aside before starting them")
+    answer = check_run_dir(options.out, options.run_config(), options.epochs, options.restart)
+    check_outside(options.out, "out_dir", input_folders(options.data, options.data_dir))
+    return answer
+
+
+def start_run(options: TrainOptions, done: int, replace: bool) -> None:
+    """Acts on :func:`check_run`'s answer once everything a restart needs was checked: moves a previous run aside,
+    drops log rows of epochs the backup does not hold, writes ``run.json`` for a new run."""
+    out = options.out
+    start_run_dir(out, replace, options.verbose)
+    if is_chief():
+        trim_log(out / "log.csv", done)
+        if not (out / "run.json").exists():
+            write_run_record(options)
+    if done and options.verbose:
+        print(f"resuming {out} at epoch {done + 1} of {options.epochs} (from {out / 'backup'})")
+
+
+def write_run_record(options: TrainOptions) -> None:
+    """``run.json``: the options a resumed run must share, and the epochs planned."""
+    record = {"config": options.run_config(), "epochs": options.epochs}
+    write_text(options.out / "run.json", json.dumps(record, indent=1))

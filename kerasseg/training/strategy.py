@@ -1,4 +1,5 @@
-"""Training on several machines: ``tf.distribute.MultiWorkerMirroredStrategy`` configured from ``TF_CONFIG``.
+"""The ``tf.distribute`` strategy of a run (:func:`get_strategy`), and training on several machines:
+``tf.distribute.MultiWorkerMirroredStrategy`` configured from ``TF_CONFIG``.
 
 Follows TensorFlow's "Multi-worker training with Keras" guide
 (https://www.tensorflow.org/tutorials/distribute/multi_worker_with_keras):
@@ -25,7 +26,52 @@ from pathlib import Path
 
 from kerasseg.data.info import IGNORE_LABEL
 
+STRATEGIES = ("auto", "one", "mirrored", "tpu", "multiworker")
+
 _STRATEGY = None  # one per process: TensorFlow configures collective ops once, at start-up
+
+
+def get_strategy(kind: str = "auto"):
+    """A ``tf.distribute`` strategy: multi-worker when ``TF_CONFIG`` names several workers, TPU when present,
+    Mirrored over several GPUs, else the default one.
+
+    ``kind``: "auto" (that choice), "one" (``OneDeviceStrategy`` on the first GPU, else the CPU), "mirrored"
+    (``MirroredStrategy`` over every GPU, the CPU when there is none), "tpu" (an error without a TPU) or
+    "multiworker" (``MultiWorkerMirroredStrategy`` from ``TF_CONFIG``, see :func:`multi_worker_strategy`; it must
+    be created before any other TensorFlow op). Build and compile the model inside ``strategy.scope()``; ``train``
+    does it.
+    """
+    import tensorflow as tf
+
+    if kind not in STRATEGIES:
+        raise ValueError(f"Unknown strategy {kind!r}; valid strategies: {', '.join(STRATEGIES)}")
+    if kind == "multiworker" or (kind == "auto" and num_workers() > 1):
+        return multi_worker_strategy()
+    if kind in ("auto", "tpu"):
+        resolver = _tpu_resolver()
+        if resolver is not None:
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+            return tf.distribute.TPUStrategy(resolver)
+        if kind == "tpu":
+            raise ValueError("strategy 'tpu': no TPU found (no TPU device, TPU_NAME or COLAB_TPU_ADDR)")
+    gpus = tf.config.list_logical_devices("GPU")
+    if kind == "mirrored" or (kind == "auto" and len(gpus) > 1):
+        return tf.distribute.MirroredStrategy()
+    if kind == "one":
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    return tf.distribute.get_strategy()
+
+
+def _tpu_resolver():
+    """A TPU cluster resolver when this machine has (or is configured for) a TPU, else None; no network."""
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("TPU"):
+        return tf.distribute.cluster_resolver.TPUClusterResolver(tpu="local")
+    if os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR"):
+        return tf.distribute.cluster_resolver.TPUClusterResolver()
+    return None
 
 
 def tf_config() -> dict:
