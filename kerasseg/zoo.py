@@ -18,15 +18,15 @@ of them is downloaded from ``$KERASSEG_ZOO_URL/<entry>/<file>`` into the cache a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 import urllib.request
 from pathlib import Path
 
-from kerasseg.files import sha256
+from kerasseg.files import sha256 as file_sha256
 
 INDEX = "index.json"
 # format -> file name inside an entry
@@ -116,7 +116,7 @@ def write_index(root: str | Path) -> dict:
     entries = {}
     for folder in sorted(p for p in root.iterdir() if (p / FILES["keras"]).is_file()):
         entries[folder.name] = {
-            file: sha256(folder / file)
+            file: file_sha256(folder / file)
             for file in sorted(FILES.values())
             if (folder / file).is_file()
         }
@@ -139,19 +139,17 @@ def download(name: str, file: str, sha256: str, base_url: str | None = None) -> 
         )
     url = f"{base_url.rstrip('/')}/{name}/{file}"
     target.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
     with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{file}.", delete=False) as tmp:
         try:
             with urllib.request.urlopen(url, timeout=60) as response:
-                for chunk in iter(lambda: response.read(1 << 20), b""):
-                    digest.update(chunk)
-                    tmp.write(chunk)
+                shutil.copyfileobj(response, tmp, 1 << 20)
         except OSError as error:
             os.unlink(tmp.name)
             raise FileNotFoundError(f"zoo entry {name!r}: could not download {url} ({error})") from error
-    if digest.hexdigest() != sha256:
+    got = file_sha256(tmp.name)
+    if got != sha256:
         os.unlink(tmp.name)
-        raise ValueError(f"zoo entry {name!r}: {url} has SHA-256 {digest.hexdigest()}, expected {sha256}; not kept")
+        raise ValueError(f"zoo entry {name!r}: {url} has SHA-256 {got}, expected {sha256}; not kept")
     os.replace(tmp.name, target)
     return target
 
