@@ -184,13 +184,12 @@ def training_record(run: Path, checkpoint: str, command: str | None, train_log: 
 
 def calibration_images(data: str, size, count: int, data_dir) -> np.ndarray:
     """``count`` train images spread evenly over the split (every k-th), resized to ``size``."""
-    import tensorflow as tf
-
     from kerasseg.data import load_dataset
+    from kerasseg.evaluation.inference import resize
 
     raw, info = load_dataset(data, "train", data_dir)
     step = max(1, info.num_examples // count)
-    images = [tf.image.resize(image, size).numpy() for i, (image, _) in enumerate(raw) if i % step == 0]
+    images = [resize(image, size) for i, (image, _) in enumerate(raw) if i % step == 0]
     return np.stack(images[:count])
 
 
