@@ -62,6 +62,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 SHARED = REPO.parent / "shared"
+os.environ.setdefault("KERASSEG_ZOO", str(REPO / "saved_models"))  # the checkout's zoo, unless set
 CAMVID = SHARED / "data" / "camvid"
 PEER = SHARED / "reference" / "peers" / "selfie_segmentation.tflite"
 WEIGHTS = SHARED / "weights" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_224_no_top.h5"

@@ -9,9 +9,11 @@ Each entry holds ``model.keras``, ``model_int8.tflite``, ``model_fp16.tflite``, 
 ``CARD.md``; the card ends with a JSON block (data, input size, training, scores of every format) that
 ``saved_models/make_entry.py`` writes from the finished training run.
 
-Where a file is looked for, in order: the ``root`` argument or ``$KERASSEG_ZOO`` (a folder of entries); a source
-checkout's ``saved_models/``; the installed package (a wheel carries each entry's ``model.keras``, ``labels.txt``
-and ``CARD.md``); the download cache ``$KERASSEG_CACHE`` (default ``~/.cache/kerasseg/zoo``). A file found in none
+Where a file is looked for, in order: the ``root`` argument (then only there), or ``$KERASSEG_ZOO`` (a folder of
+entries); the installed package's ``kerasseg.zoo_models`` (a wheel carries each entry's ``model.keras``,
+``labels.txt`` and ``CARD.md``; an editable install maps it to its checkout's ``saved_models/``, as setup.py
+says); the download cache ``$KERASSEG_CACHE`` (default ``~/.cache/kerasseg/zoo``). Nothing outside these: a
+checkout's ``saved_models/`` beside an installed package is not looked in. A file found in none
 of them is downloaded from ``$KERASSEG_ZOO_URL/<entry>/<file>`` into the cache and checked against the SHA-256 in
 ``index.json`` (written by ``make_entry.py``); a mismatch is an error and nothing is kept.
 """
@@ -46,13 +48,22 @@ def _roots(root: str | Path | None = None) -> list[Path]:
     """The folders searched for entries, in order (see the module docstring)."""
     if root is not None:
         return [Path(root)]
-    package = Path(__file__).resolve().parent
     roots = [Path(os.environ["KERASSEG_ZOO"])] if os.environ.get("KERASSEG_ZOO") else []
-    return roots + [package.parent / "saved_models", package / "zoo_models", cache_dir()]
+    return roots + package_zoo() + [cache_dir()]
+
+
+def package_zoo() -> list[Path]:
+    """The folders of the installed package's ``kerasseg.zoo_models`` (setup.py's name for ``saved_models/``):
+    inside the package in a wheel, the checkout's ``saved_models/`` in an editable install; none when run from a
+    source tree that is not installed (set ``KERASSEG_ZOO`` or pass ``root`` there)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("kerasseg.zoo_models")
+    return [Path(folder) for folder in (spec.submodule_search_locations or [])] if spec else []
 
 
 def zoo_root(root: str | Path | None = None) -> Path:
-    """The first zoo folder that exists (``root``, ``$KERASSEG_ZOO``, the checkout's, the package's, the cache)."""
+    """The first zoo folder that exists (``root``, ``$KERASSEG_ZOO``, the package's, the cache)."""
     roots = _roots(root)
     return next((folder for folder in roots if folder.is_dir()), roots[0])
 

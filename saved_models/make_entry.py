@@ -298,7 +298,7 @@ def main(argv=None) -> int:
     parser.add_argument("--run", required=True, help="the training run folder")
     parser.add_argument("--name", required=True, help="the entry's name, e.g. camvid-mobile")
     parser.add_argument("--data", required=True, choices=sorted(DATASET_FACTS), help="the dataset it was trained on")
-    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--data-dir", default=None, help="the dataset's folder (default $KERASSEG_DATA/<data>)")
     parser.add_argument("--zoo", default=str(ZOO), help="the zoo folder to write into (default: saved_models/)")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
     parser.add_argument("--command", default=None, help="the exact training command (else train_info.json)")
