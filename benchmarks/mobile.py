@@ -63,6 +63,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 SHARED = REPO.parent / "shared"
+os.environ.setdefault("KERASSEG_ZOO", str(REPO / "saved_models"))  # the checkout's zoo, unless set
 CAMVID = SHARED / "data" / "camvid"
 PEER = SHARED / "reference" / "peers" / "selfie_segmentation.tflite"
 WEIGHTS = SHARED / "weights" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_224_no_top.h5"
@@ -298,8 +299,8 @@ def phone_accuracy(paths: dict, limit: int) -> dict:
     """{mode: CamVid val mIoU (%)} of the lite model's TFLite files as a phone runs them: the val image resized
     to 256x256, the native logits upsampled bilinearly to 256x256 (MediaPipe's ImageSegmenter does this), scored
     against the mask resized (nearest) to 256x256. Unlabelled pixels are ignored."""
-    import tensorflow as tf
 
+    from kerasseg.evaluation.inference import resize
     from kerasseg.export import run_tflite
     from kerasseg.export.check_data import load_check_data
     from kerasseg.metrics import SegmentationScores, confusion_matrix
@@ -308,8 +309,7 @@ def phone_accuracy(paths: dict, limit: int) -> dict:
     scores = {}
     for mode in ("float32", "int8", "int8-native"):
         logits = run_tflite(paths[(LITE, mode)], data.images)
-        if logits.shape[1:3] != LITE_SIZE:
-            logits = tf.image.resize(logits, LITE_SIZE).numpy()
+        logits = resize(logits, LITE_SIZE)
         confusion = confusion_matrix(data.masks, logits.argmax(-1), logits.shape[-1])
         scores[mode] = 100 * SegmentationScores(confusion).miou
     scores["images"] = len(data.images)

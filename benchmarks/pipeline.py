@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -77,7 +78,8 @@ def main(argv=None) -> None:
     parser.add_argument("--batches", type=int, default=12, help="timed pipeline batches")
     parser.add_argument("--steps", type=int, default=2, help="timed training steps")
     parser.add_argument(
-        "--data-dir", default=None, help="CamVid folder (default <repo>/../shared/data/camvid)"
+        "--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "camvid"),
+        help="CamVid folder (default <repo>/../shared/data/camvid)"
     )
     args = parser.parse_args(argv)
 

@@ -37,6 +37,9 @@ from kerasseg.export import run_tflite, to_tflite  # noqa: E402
 from kerasseg.export.profile import keras_latency, litert_latency, tflite_flops  # noqa: E402
 
 SHARED = REPO.parent / "shared"
+# A script of the checkout: its zoo and the project's data, unless the environment names others.
+os.environ.setdefault("KERASSEG_ZOO", str(REPO / "saved_models"))
+os.environ.setdefault("KERASSEG_DATA", str(SHARED / "data"))
 SELFIE = SHARED / "reference" / "peers" / "selfie_segmentation.tflite"
 # peers.md (measured 2026-11-25 on this machine kind): median ms, params, GFLOPs
 PEERS_MD = {

@@ -29,13 +29,19 @@ def write_atomic(data: bytes, path: str) -> str:
     return path
 
 
-def sha256(path: str) -> str:
-    """The SHA-256 of a file, hex."""
-    digest = hashlib.sha256()
+def file_hash(path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file in ``algorithm`` (a :func:`hashlib.new` name), read in blocks: the one place
+    kerasseg hashes a file (records, the zoo's index and downloads, Keras' published ImageNet hashes)."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha256(path) -> str:
+    """The SHA-256 of a file, hex."""
+    return file_hash(path, "sha256")
 
 
 def settle_record(pending, record, described) -> None:

@@ -9,24 +9,26 @@ Each entry holds ``model.keras``, ``model_int8.tflite``, ``model_fp16.tflite``, 
 ``CARD.md``; the card ends with a JSON block (data, input size, training, scores of every format) that
 ``saved_models/make_entry.py`` writes from the finished training run.
 
-Where a file is looked for, in order: the ``root`` argument or ``$KERASSEG_ZOO`` (a folder of entries); a source
-checkout's ``saved_models/``; the installed package (a wheel carries each entry's ``model.keras``, ``labels.txt``
-and ``CARD.md``); the download cache ``$KERASSEG_CACHE`` (default ``~/.cache/kerasseg/zoo``). A file found in none
+Where a file is looked for, in order: the ``root`` argument (then only there), or ``$KERASSEG_ZOO`` (a folder of
+entries); the installed package's ``kerasseg.zoo_models`` (a wheel carries each entry's ``model.keras``,
+``labels.txt`` and ``CARD.md``; an editable install maps it to its checkout's ``saved_models/``, as setup.py
+says); the download cache ``$KERASSEG_CACHE`` (default ``~/.cache/kerasseg/zoo``). Nothing outside these: a
+checkout's ``saved_models/`` beside an installed package is not looked in. A file found in none
 of them is downloaded from ``$KERASSEG_ZOO_URL/<entry>/<file>`` into the cache and checked against the SHA-256 in
 ``index.json`` (written by ``make_entry.py``); a mismatch is an error and nothing is kept.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 import urllib.request
 from pathlib import Path
 
-from kerasseg.files import sha256
+from kerasseg.files import sha256 as file_sha256
 
 INDEX = "index.json"
 # format -> file name inside an entry
@@ -46,13 +48,22 @@ def _roots(root: str | Path | None = None) -> list[Path]:
     """The folders searched for entries, in order (see the module docstring)."""
     if root is not None:
         return [Path(root)]
-    package = Path(__file__).resolve().parent
     roots = [Path(os.environ["KERASSEG_ZOO"])] if os.environ.get("KERASSEG_ZOO") else []
-    return roots + [package.parent / "saved_models", package / "zoo_models", cache_dir()]
+    return roots + package_zoo() + [cache_dir()]
+
+
+def package_zoo() -> list[Path]:
+    """The folders of the installed package's ``kerasseg.zoo_models`` (setup.py's name for ``saved_models/``):
+    inside the package in a wheel, the checkout's ``saved_models/`` in an editable install; none when run from a
+    source tree that is not installed (set ``KERASSEG_ZOO`` or pass ``root`` there)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("kerasseg.zoo_models")
+    return [Path(folder) for folder in (spec.submodule_search_locations or [])] if spec else []
 
 
 def zoo_root(root: str | Path | None = None) -> Path:
-    """The first zoo folder that exists (``root``, ``$KERASSEG_ZOO``, the checkout's, the package's, the cache)."""
+    """The first zoo folder that exists (``root``, ``$KERASSEG_ZOO``, the package's, the cache)."""
     roots = _roots(root)
     return next((folder for folder in roots if folder.is_dir()), roots[0])
 
@@ -116,7 +127,7 @@ def write_index(root: str | Path) -> dict:
     entries = {}
     for folder in sorted(p for p in root.iterdir() if (p / FILES["keras"]).is_file()):
         entries[folder.name] = {
-            file: sha256(folder / file)
+            file: file_sha256(folder / file)
             for file in sorted(FILES.values())
             if (folder / file).is_file()
         }
@@ -139,19 +150,17 @@ def download(name: str, file: str, sha256: str, base_url: str | None = None) -> 
         )
     url = f"{base_url.rstrip('/')}/{name}/{file}"
     target.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
     with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{file}.", delete=False) as tmp:
         try:
             with urllib.request.urlopen(url, timeout=60) as response:
-                for chunk in iter(lambda: response.read(1 << 20), b""):
-                    digest.update(chunk)
-                    tmp.write(chunk)
+                shutil.copyfileobj(response, tmp, 1 << 20)
         except OSError as error:
             os.unlink(tmp.name)
             raise FileNotFoundError(f"zoo entry {name!r}: could not download {url} ({error})") from error
-    if digest.hexdigest() != sha256:
+    got = file_sha256(tmp.name)
+    if got != sha256:
         os.unlink(tmp.name)
-        raise ValueError(f"zoo entry {name!r}: {url} has SHA-256 {digest.hexdigest()}, expected {sha256}; not kept")
+        raise ValueError(f"zoo entry {name!r}: {url} has SHA-256 {got}, expected {sha256}; not kept")
     os.replace(tmp.name, target)
     return target
 

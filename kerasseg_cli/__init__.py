@@ -121,7 +121,7 @@ def _add_train(sub):
     p = sub.add_parser("train", help="train a registered architecture on a dataset")
     p.add_argument("--model", required=True, help="a registered architecture (see `kerasseg models`)")
     p.add_argument("--data", required=True, help="camvid | voc2012 | pets | isbi2012 | folder:IMAGES:MASKS")
-    p.add_argument("--data-dir", default=None, help="the dataset's folder (camvid, isbi2012) or tfds data dir")
+    p.add_argument("--data-dir", default=None, help="the dataset's folder (camvid, isbi2012; default $KERASSEG_DATA/<name>) or tfds data dir")
     p.add_argument("--train-split", default="train",
                    help="training split of --data, e.g. train+val for a final model (default train)")
     p.add_argument("--val-split", default="val", help="validation split of --data ('none' to skip)")
@@ -211,7 +211,7 @@ def _add_evaluate(sub):
     p = sub.add_parser("evaluate", help="mIoU (per class) of a model on a dataset, single/multi-scale, flip, CRF")
     p.add_argument("--model", required=True, help="a saved model, PATH.keras")
     p.add_argument("--data", required=True, help="camvid | voc2012 | pets | isbi2012 | folder:IMAGES:MASKS")
-    p.add_argument("--data-dir", default=None, help="the dataset's folder (camvid, isbi2012) or tfds data dir")
+    p.add_argument("--data-dir", default=None, help="the dataset's folder (camvid, isbi2012; default $KERASSEG_DATA/<name>) or tfds data dir")
     p.add_argument("--split", default="val")
     p.add_argument("--scales", type=float, nargs="+", default=[1.0], help="e.g. 0.5 0.75 1 1.25 1.5 1.75")
     p.add_argument("--flip", action="store_true", help="average with the horizontally flipped image")
@@ -317,7 +317,7 @@ def _add_export(sub):
                    "images of --check after the checked ones; never the checked images)")
     p.add_argument("--max-images", type=int, default=16, help="images taken from --check / --calibration")
     p.add_argument("--labels", default=None, help="label file for the metadata, one class name per line")
-    p.add_argument("--data-dir", default=None, help="the dataset's folder (camvid, isbi2012)")
+    p.add_argument("--data-dir", default=None, help="the dataset's folder (camvid, isbi2012; default $KERASSEG_DATA/<name>)")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17)")
     p.add_argument("--no-metadata", action="store_true", help="TFLite without MediaPipe metadata")
     p.add_argument("--native-resolution", action="store_true",
@@ -363,7 +363,7 @@ def _add_check_data(sub):
     p = sub.add_parser("check-data", help="scan a dataset and report every problem, with a class histogram")
     p.add_argument("spec", help="camvid | voc2012 | voc2012-aug | pets | isbi2012 | folder:IMAGES_DIR:MASKS_DIR")
     p.add_argument("--split", default="train")
-    p.add_argument("--data-dir", default=None, help="the dataset's folder (camvid, isbi2012) or tfds data dir")
+    p.add_argument("--data-dir", default=None, help="the dataset's folder (camvid, isbi2012; default $KERASSEG_DATA/<name>) or tfds data dir")
     p.add_argument("--classes", type=int, default=None, help="class count for the label check")
 
     def run(args):

@@ -184,13 +184,12 @@ def training_record(run: Path, checkpoint: str, command: str | None, train_log: 
 
 def calibration_images(data: str, size, count: int, data_dir) -> np.ndarray:
     """``count`` train images spread evenly over the split (every k-th), resized to ``size``."""
-    import tensorflow as tf
-
     from kerasseg.data import load_dataset
+    from kerasseg.evaluation.inference import resize
 
     raw, info = load_dataset(data, "train", data_dir)
     step = max(1, info.num_examples // count)
-    images = [tf.image.resize(image, size).numpy() for i, (image, _) in enumerate(raw) if i % step == 0]
+    images = [resize(image, size) for i, (image, _) in enumerate(raw) if i % step == 0]
     return np.stack(images[:count])
 
 
@@ -299,7 +298,7 @@ def main(argv=None) -> int:
     parser.add_argument("--run", required=True, help="the training run folder")
     parser.add_argument("--name", required=True, help="the entry's name, e.g. camvid-mobile")
     parser.add_argument("--data", required=True, choices=sorted(DATASET_FACTS), help="the dataset it was trained on")
-    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--data-dir", default=None, help="the dataset's folder (default $KERASSEG_DATA/<data>)")
     parser.add_argument("--zoo", default=str(ZOO), help="the zoo folder to write into (default: saved_models/)")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
     parser.add_argument("--command", default=None, help="the exact training command (else train_info.json)")

@@ -107,7 +107,8 @@ def main(argv=None) -> int:
     parser.add_argument("--base-filters", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data-dir", default=None, help="ISBI 2012 folder (default <repo>/../shared/data/isbi2012)")
+    parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "isbi2012"),
+                        help="ISBI 2012 folder (default <repo>/../shared/data/isbi2012)")
     args = parser.parse_args(argv)
 
     import keras

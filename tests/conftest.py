@@ -11,6 +11,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+# The library looks in no clone's folders by itself: the test session (and the CLI processes it starts) names the
+# checkout's zoo and the project's shared data, unless the caller already chose others.
+os.environ.setdefault("KERASSEG_ZOO", str(REPO / "saved_models"))
+os.environ.setdefault("KERASSEG_DATA", str(SHARED / "data"))
 # Under CI a skip is a failure: CI installs every outside tool (tools/setup-tests.sh) and has ../shared, so a
 # skipped test there is a test that silently stopped running.
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

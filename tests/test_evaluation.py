@@ -87,6 +87,23 @@ def test_window_starts_cover_the_image_and_end_at_the_edge():
     assert window_starts(40, 40, 27) == [0]
 
 
+def test_resize_takes_one_image_or_a_batch_as_float32_and_masks_nearest_keeping_their_labels():
+    # The one resize evaluation and export share (kerasseg.evaluation.inference.resize); expected values from
+    # TensorFlow's own bilinear resize (half-pixel centres) and a hand-made nearest upsampling.
+    from kerasseg.evaluation.inference import resize
+
+    image = np.random.default_rng(0).integers(0, 256, (5, 7, 3)).astype("uint8")
+    expected = tf.image.resize(image.astype("float32"), (10, 14), method="bilinear").numpy()
+    for got in (resize(image, (10, 14)), resize(image[None], (10, 14))[0]):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+    mask = np.array([[0, 1], [2, 255]], dtype="uint8")
+    for got in (resize(mask, (4, 4), "nearest"), resize(mask[None], (4, 4), "nearest")[0]):
+        assert got.dtype == np.uint8
+        np.testing.assert_array_equal(got, np.kron(mask, np.ones((2, 2), "uint8")))
+    np.testing.assert_array_equal(resize(mask, (2, 2), "nearest"), mask)
+
+
 def test_multi_scale_with_flip_matches_an_independent_computation():
     kernel = np.random.default_rng(3).normal(0, 0.02, (3, 3, 3, 4))
     image = _image(24, 32, seed=3)

@@ -54,6 +54,30 @@ def test_missing_zoo_folder(tmp_path):
         zoo.load("camvid-mobile", root=tmp_path / "nowhere")
 
 
+def test_unless_named_the_zoo_is_the_package_s_own_and_the_cache(tmp_path, monkeypatch):
+    # Not the checkout's saved_models/ beside kerasseg/: a wheel has no such folder (and a stale clone beside an
+    # installed package is not its zoo).
+    monkeypatch.delenv("KERASSEG_ZOO", raising=False)
+    monkeypatch.setenv("KERASSEG_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(zoo, "package_zoo", lambda: [])  # a source tree that is not installed
+    assert zoo._roots() == [tmp_path / "cache"]
+    assert (zoo.list_entries(), zoo.index()) == ([], {})
+    monkeypatch.setenv("KERASSEG_ZOO", str(ZOO))
+    assert EXPECTED_ENTRIES <= set(zoo.list_entries())
+
+
+def test_the_package_zoo_is_kerasseg_zoo_models(tmp_path, monkeypatch):
+    # A wheel's layout (setup.py installs saved_models/ as kerasseg.zoo_models): kerasseg/zoo_models/<entry>/.
+    entry = tmp_path / "kerasseg" / "zoo_models" / "some-entry"
+    entry.mkdir(parents=True)
+    for file in ("model.keras", "CARD.md"):
+        (entry / file).write_bytes(b"")
+    monkeypatch.setattr(kerasseg, "__path__", [*kerasseg.__path__, str(tmp_path / "kerasseg")])
+    monkeypatch.delenv("KERASSEG_ZOO", raising=False)
+    assert tmp_path / "kerasseg" / "zoo_models" in zoo.package_zoo()
+    assert zoo.entry_dir("some-entry") == entry
+
+
 def val_pairs(shared: Path, dataset: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The first ``n`` val images (float RGB) and masks (class ids, 255 ignored), read with PIL."""
     if dataset == "camvid":

@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import os
 
-from kerasseg.backbones._common import FEATURE_KEYS, OUTPUT_STRIDES, check_output_stride
+from kerasseg.backbones._common import FEATURE_KEYS, OUTPUT_STRIDES
 from kerasseg.backbones._weights import check_weights, copy_weights_by_name, file_digest, layer_weights
 from kerasseg.backbones.mobilenet import mobilenetv2
 from kerasseg.backbones.resnet import resnet50, resnet101
@@ -53,7 +53,7 @@ def build_backbone(name: str, inputs, *, weights=None, output_stride: int = 32, 
     """
     if name not in _BUILDERS:
         raise ValueError(f"Unknown backbone {name!r}; valid backbones: {', '.join(_BUILDERS)}")
-    check_output_stride(name, output_stride)
+    # output_stride is checked by the family builder, first thing (each is public on its own).
     valid = [p for p in inspect.signature(_BUILDERS[name]).parameters if p not in ("inputs", "weights", "output_stride")]
     unknown = [key for key in options if key not in valid]
     if unknown:

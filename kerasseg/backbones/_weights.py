@@ -8,7 +8,6 @@ Keras cache ``~/.keras/models`` or ``$KERAS_HOME/models`` for ``"imagenet"``, th
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -18,15 +17,12 @@ import keras
 import numpy as np
 
 from kerasseg.facts import KERAS_APPLICATIONS_URL, weights_cache_dir
+from kerasseg.files import file_hash
 
 
 def file_digest(path: str, like: str) -> str:
     """The hex digest of ``path`` in the algorithm of the published hash ``like`` (32 digits: MD5, else SHA-256)."""
-    digest = hashlib.md5() if len(like) == 32 else hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_hash(path, "md5" if len(like) == 32 else "sha256")
 
 
 def resolve_weights(backbone: str, weights, file_name: str, url_dir: str, file_hash: str | None = None) -> str:

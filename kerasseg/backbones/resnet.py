@@ -39,17 +39,23 @@ def bottleneck_block(x, filters: int, *, stride: int = 1, dilation: int = 1, pro
     return layers.Activation("relu", name=f"{name}_out")(x)
 
 
+def check_multi_grid(name: str, multi_grid, blocks: int) -> None:
+    """``multi_grid`` is ``None`` or one unit rate per block of conv5 (``blocks``); checked once, before building
+    (DeepLabV3Cascaded's copies of conv5 take the same rates, checked here by its ResNet backbone)."""
+    if multi_grid is not None and len(tuple(multi_grid)) != blocks:
+        raise ValueError(f"{name}: multi_grid needs {blocks} unit rates (one per conv5 block), got {multi_grid!r}")
+
+
 def residual_stage(
     x, filters: int, blocks: int, *, stride: int, dilation: int, multi_grid=None, projection: bool = True, name: str
 ):
     """``blocks`` bottleneck blocks; the first carries the stage's stride and, with ``projection``, a 1×1
     projection shortcut (needed where the depth or the resolution changes; otherwise the identity).
 
-    ``multi_grid`` (DeepLabv3): unit rates of the blocks, each multiplied by the stage's ``dilation``.
+    ``multi_grid`` (DeepLabv3): unit rates of the blocks, each multiplied by the stage's ``dilation``; one per
+    block, as :func:`check_multi_grid` made sure before the network was built.
     """
     unit_rates = tuple(multi_grid) if multi_grid is not None else (1,) * blocks
-    if len(unit_rates) != blocks:
-        raise ValueError(f"{name}: multi_grid needs {blocks} unit rates (one per block), got {multi_grid!r}")
     x = bottleneck_block(
         x, filters, stride=stride, dilation=dilation * unit_rates[0], projection=projection, name=f"{name}_block1"
     )
@@ -69,8 +75,7 @@ def resnet_v1(name: str, inputs, *, weights=None, output_stride: int = 32, multi
     """
     meta = BACKBONES[name]
     output_stride = check_output_stride(name, output_stride)
-    if multi_grid is not None and len(tuple(multi_grid)) != meta["blocks"][-1]:
-        raise ValueError(f"{name}: multi_grid needs 3 unit rates (one per conv5 block), got {multi_grid!r}")
+    check_multi_grid(name, multi_grid, meta["blocks"][-1])
     x = BackbonePreprocessing(meta["preprocessing"], name="preprocessing")(inputs)
     x = layers.ZeroPadding2D(padding=3, name="conv1_pad")(x)
     x = layers.Conv2D(64, 7, strides=2, name="conv1_conv")(x)

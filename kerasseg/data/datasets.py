@@ -175,7 +175,7 @@ def load_dataset(
         spec: "camvid", "voc2012", "voc2012-aug", "pets", "isbi2012" or "folder:IMAGES_DIR:MASKS_DIR".
         split: "train", "val" (and "test" where the dataset has one; "all" for isbi2012 and flat folders);
             splits joined with "+" ("train+val") are read one after the other.
-        data_dir: the dataset's folder for camvid / isbi2012 (default ``<repo>/../shared/data/<name>``);
+        data_dir: the dataset's folder for camvid / isbi2012 (default ``$KERASSEG_DATA/<name>``);
             tensorflow-datasets' data dir for voc2012 / pets (default tfds' own).
         classes, class_map, class_names: for folder datasets: the class count (default: inferred from the
             masks), ``{value: class}`` or ``{(r, g, b): class}`` (RGB masks need it), the class names.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import os
 import re
 import weakref
 from collections.abc import Callable, Sequence
@@ -141,21 +142,28 @@ def pairs_from_list(root: str | Path, list_file: str | Path) -> tuple[list[Pair]
     return pairs, problems
 
 
+DATA_ENV = "KERASSEG_DATA"
+
+
 def default_root(name: str) -> Path:
-    """``<repo>/../shared/data/<name>``, looked up beside the package and from the current directory."""
-    package_repo = Path(__file__).resolve().parents[2]
-    candidates = [
-        package_repo / ".." / "shared" / "data" / name,
-        Path.cwd() / ".." / "shared" / "data" / name,
-        Path.cwd() / "shared" / "data" / name,
-    ]
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate.resolve()
-    tried = ", ".join(str(c) for c in candidates)
-    raise FileNotFoundError(
-        f"no {name} folder found (tried {tried}); pass data_dir=<path of the {name} folder>"
-    )
+    """``$KERASSEG_DATA/<name>``: where a file dataset (camvid, isbi2012) is read when no ``data_dir`` is given.
+
+    An installed library knows no data folder of its own: without ``data_dir`` (--data-dir) the folder that
+    holds ``<name>/`` is named by the environment variable ``KERASSEG_DATA``, and nothing else is looked in.
+    """
+    folder = os.environ.get(DATA_ENV)
+    if not folder:
+        raise FileNotFoundError(
+            f"no {name} folder given: pass data_dir=<path of the {name} folder> (--data-dir), or set {DATA_ENV} "
+            f"to the folder that holds {name}/"
+        )
+    root = Path(folder).expanduser() / name
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"no {name} folder {root} ({DATA_ENV}={folder}); pass data_dir=<path of the {name} folder> (--data-dir), "
+            f"or set {DATA_ENV} to the folder that holds {name}/"
+        )
+    return root.resolve()
 
 
 @dataclass

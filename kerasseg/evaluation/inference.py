@@ -143,13 +143,16 @@ def fixed_input_size(model: ModelLike) -> tuple[int, int] | None:
     return (int(h), int(w)) if h is not None and w is not None else None
 
 
-def resize(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of a (batch, H, W, C) array (half-pixel centres, like the models' own resizing)."""
-    if tuple(images.shape[1:3]) == tuple(size):
-        return images
-    return np.asarray(
-        keras.ops.convert_to_numpy(keras.ops.image.resize(images, size, interpolation="bilinear"))
-    )
+def resize(images, size: tuple[int, int], interpolation: str = "bilinear") -> np.ndarray:
+    """Images (or probabilities) (H, W, C) or (batch, H, W, C) at ``size``, bilinear with half-pixel centres like
+    the models' own resizing, as float32; or label masks (H, W) or (batch, H, W) with ``"nearest"``, their labels
+    and dtype kept. Evaluation's scales and export's check data and calibration images all resize through here."""
+    images = np.asarray(images)
+    masks = interpolation == "nearest"
+    x = images[..., None] if masks else images.astype("float32", copy=False)
+    if tuple(x.shape[-3:-1]) != tuple(size):
+        x = np.asarray(keras.ops.convert_to_numpy(keras.ops.image.resize(x, size, interpolation=interpolation)))
+    return x[..., 0] if masks else x
 
 
 def window_starts(size: int, crop: int, stride: int) -> list[int]:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
+
+from kerasseg.evaluation.inference import resize
 
 
 @dataclass
@@ -17,16 +18,6 @@ class CheckData:
     masks: np.ndarray | None
     class_names: list[str] | None
     source: str
-
-
-def resize(images, size, method: str = "bilinear") -> np.ndarray:
-    """Images (..., H, W, 3) to float32 at ``size``, bilinear; or label masks (..., H, W), nearest."""
-    images = np.asarray(images)
-    if tuple(images.shape[-3:-1] if method == "bilinear" else images.shape[-2:]) == tuple(size):
-        return images.astype("float32", copy=False) if method == "bilinear" else images
-    if method == "nearest":
-        return tf.image.resize(images[..., None], size, method="nearest").numpy()[..., 0]
-    return tf.image.resize(images.astype("float32"), size).numpy()
 
 
 def load_check_data(

@@ -14,9 +14,8 @@ from collections.abc import Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from kerasseg.export.check_data import resize
+from kerasseg.evaluation.inference import resize
 from kerasseg.export.flatbuffer import tflite_op_list, tflite_quantization
 from kerasseg.export.onnx import onnx_session, run_onnx
 from kerasseg.export.preparation import PreparedModel, prepare
@@ -66,7 +65,7 @@ def parity_report(model: keras.Model | PreparedModel, path: str, images: np.ndar
     got = (run_tflite if fmt == "tflite" else run_onnx)(path, images, num_threads)
     output_size = list(got.shape[1:3])
     if got.shape[1:3] != expected.shape[1:3]:  # native-resolution export: upsample as the app does
-        got = tf.image.resize(got, expected.shape[1:3], method="bilinear").numpy()
+        got = resize(got, expected.shape[1:3])
     if got.shape != expected.shape:
         raise ValueError(f"{path} gives logits {got.shape}, the Keras model {expected.shape}")
     classes = expected.shape[-1]

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from kerasseg.evaluation.inference import resize
 from kerasseg.models.contract import inference_model
 
 RepresentativeData = Iterable[np.ndarray] | Callable[[], Iterable[np.ndarray]] | np.ndarray
@@ -106,7 +106,7 @@ def calibration_images(data: RepresentativeData, size: tuple[int, int]) -> np.nd
         if not (item.ndim == 4 or (item.ndim == 3 and item.shape[-1] == 3)):
             raise ValueError(f"representative images must be (H, W, 3) or (N, H, W, 3), got {item.shape}")
         for image in item if item.ndim == 4 else [item]:
-            images.append(image if image.shape[:2] == tuple(size) else tf.image.resize(image, size).numpy())
+            images.append(resize(image, size))
     if not images:
         raise ValueError("representative_data is empty: int8 calibration needs real images")
     images = np.stack(images)

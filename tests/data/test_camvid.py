@@ -36,7 +36,7 @@ def _independent_median_frequency(mask_files, classes=11):
 def test_camvid_split_sizes_match_segnet():
     # SegNet (Badrinarayanan et al., TPAMI 2017, Sec. 4.1): 367 training and 101 validation images
     _, train = load_dataset("camvid", "train", data_dir=str(CAMVID))
-    _, val = load_dataset("camvid", "val")  # default root: <repo>/../shared/data/camvid
+    _, val = load_dataset("camvid", "val")  # default root: $KERASSEG_DATA/camvid (tests/conftest.py)
     assert (train.num_examples, val.num_examples) == (367, 101)
     assert train.num_classes == 11 and train.class_names[0] == "Sky" and train.class_names[10] == "Bicyclist"
 

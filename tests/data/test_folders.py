@@ -1,11 +1,14 @@
 """Folder datasets: pairing by stem, splits, class maps, inferred classes, and errors naming the file."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
 from data_helpers import random_image, write_image, write_palette_mask
 
 from kerasseg.data import load_dataset, voc_palette
+from kerasseg.data.folders import default_root
 
 
 def _folder(tmp_path, names, size=(6, 8), mask_fn=None, image_suffix=".png"):
@@ -134,3 +137,17 @@ def test_training_pipeline_shuffles_file_names_once_per_epoch(tmp_path):
     order = [next(k for k, o in enumerate(originals) if np.array_equal(x, o)) for x in first]
     assert sorted(order) == list(range(6))  # every example exactly once
     assert order != list(range(6))  # and shuffled
+
+
+def test_a_file_dataset_without_data_dir_is_read_from_kerasseg_data_only(tmp_path, monkeypatch):
+    # An installed library has no data folder of its own: a clone's ../shared/data is not looked in, whether
+    # beside the package or the current directory.
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    monkeypatch.delenv("KERASSEG_DATA", raising=False)
+    with pytest.raises(FileNotFoundError, match="pass data_dir=.*or set KERASSEG_DATA to the folder that holds camvid/"):
+        load_dataset("camvid", "val")
+    (tmp_path / "camvid").mkdir()
+    monkeypatch.setenv("KERASSEG_DATA", str(tmp_path))
+    assert default_root("camvid") == (tmp_path / "camvid").resolve()
+    with pytest.raises(FileNotFoundError, match=f"no isbi2012 folder {tmp_path / 'isbi2012'} \\(KERASSEG_DATA="):
+        default_root("isbi2012")

@@ -68,6 +68,33 @@ def test_cascaded_blocks_double_their_rate_with_multi_grid():
     assert model.get_layer("classifier").output.shape[1:3] == (4, 4)
 
 
+def _count_calls(monkeypatch, function) -> list:
+    """Replaces ``function`` in every module that imported it by a wrapper that records each call."""
+    import sys
+
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(args)
+        return function(*args, **kwargs)
+
+    for module in list(sys.modules.values()):
+        if getattr(module, function.__name__, None) is function:
+            monkeypatch.setattr(module, function.__name__, spy)
+    return calls
+
+
+def test_output_stride_and_multi_grid_are_checked_once_per_build(monkeypatch):
+    from kerasseg.backbones._common import check_output_stride
+    from kerasseg.backbones.resnet import check_multi_grid
+
+    strides, grids = _count_calls(monkeypatch, check_output_stride), _count_calls(monkeypatch, check_multi_grid)
+    DeepLabV3Cascaded(classes=3, backbone="resnet50", weights=None, block_filters=8, input_shape=(64, 64, 3))
+    assert (len(strides), len(grids)) == (1, 1)
+    with pytest.raises(ValueError, match=r"resnet50: multi_grid needs 3 unit rates \(one per conv5 block\)"):
+        DeepLabV3Cascaded(classes=3, backbone="resnet50", weights=None, multi_grid=(1, 2), input_shape=(64, 64, 3))
+
+
 def test_cascaded_blocks_have_identity_shortcuts_and_the_hand_counted_parameters():
     # One copy of block4 = three bottleneck units on 2048 channels, each (weights + bias, BN γ β μ σ²):
     #   1×1 2048→512: 2048·512 + 512 = 1,049,088   BN 4·512 = 2,048
