@@ -61,7 +61,7 @@ def _after_first(skip: int) -> str:
 
 
 def _after(skip: int) -> str:
-    return f"{_after_first(skip)} (the checked ones): pass --calibration DATA, or fewer --max-images" if skip else ""
+    return f"{_after_first(skip)} (the checked ones): pass calibration=DATA, or limit=N with fewer images" if skip else ""
 
 
 def synthetic_check_data(size: tuple[int, int], n: int = 8, seed: int = 0) -> CheckData:
