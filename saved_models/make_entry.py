@@ -213,6 +213,8 @@ def make_entry(args) -> Path:
         raise ValueError(f"{checkpoint} predicts {classes} classes, {args.data} has {len(names)}")
     first_image = next(iter(val_raw))[0]
     size = tuple(args.input_size or first_image.shape[:2])
+    # scored at the deployment size: val images resized (bilinear) and masks (nearest) when it is not theirs
+    eval_size = None if size == tuple(first_image.shape[:2]) else size
 
     zoo = Path(args.zoo)
     zoo.mkdir(parents=True, exist_ok=True)
@@ -230,9 +232,9 @@ def make_entry(args) -> Path:
 
         print("scoring Keras and the exports on the val split", flush=True)
         run_fns = runners(model, paths)
-        confusions, parity = score_formats(run_fns, make_eval_pipeline(val_raw, batch_size=4), classes)
+        confusions, parity = score_formats(run_fns, make_eval_pipeline(val_raw, batch_size=4, size=eval_size), classes)
         n = args.check_images
-        check_scores = evaluate(model, make_eval_pipeline(val_raw.take(n)), classes)
+        check_scores = evaluate(model, make_eval_pipeline(val_raw.take(n), size=eval_size), classes)
         if not np.array_equal(check_scores.confusion, sum(confusions["keras"][:n])):
             raise RuntimeError("the per-image scoring disagrees with kerasseg.evaluation.evaluate on Keras")
         scores = {fmt: scores_dict(sum(c), names) for fmt, c in confusions.items()}
