@@ -15,6 +15,7 @@ def conv_macs(h, w, c_out, k, c_in, depthwise=False):
     return h * w * c_out * k * k * (1 if depthwise else c_in)
 
 
+@pytest.mark.slow
 def test_flops_match_hand_count(bench, tmp_path):
     inputs = keras.Input((16, 16, 3))
     x = keras.layers.Conv2D(4, 3, padding="same")(inputs)

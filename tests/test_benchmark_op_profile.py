@@ -62,6 +62,7 @@ def test_one_operator_models_reproduce_the_full_graph(op_profile, files, mode):
                                        err_msg=cut["op"])
 
 
+@pytest.mark.slow
 def test_profile_rows_and_report(op_profile, files):
     paths = [files["int8"], files["float32"]]
     profiles = op_profile.op_profile(paths, runs=2, threads=1)

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from kerasseg.models import list_models
 from kerasseg_cli import main
 
@@ -10,7 +12,7 @@ SUBCOMMANDS = ("demo", "train", "evaluate", "predict", "export", "check-data", "
 
 
 def test_help_lists_every_subcommand():
-    out = subprocess.run([sys.executable, "-m", "kerasseg", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-m", "kerasseg_cli", "--help"], capture_output=True, text=True, check=True)
     for command in SUBCOMMANDS:
         assert command in out.stdout
 
@@ -30,6 +32,7 @@ def test_help_models_and_weights_do_not_import_tensorflow():
     assert out.stdout.strip() == "[] False"  # the last output is weights' table, which names no model
 
 
+@pytest.mark.slow
 def test_commands_are_quiet_by_default():
     """No TensorFlow/absl/oneDNN start-up lines on stderr unless --verbose (a command that loads TensorFlow)."""
     command = [sys.executable, "-m", "kerasseg_cli", "models", "--count", "--classes", "2", "--only", "unet"]
@@ -49,6 +52,7 @@ def test_models_lists_every_registered_architecture(capsys):
     assert "29.5M" in out and "20.5M" in out  # SegNet's and DeepLab-LargeFOV's published parameter counts
 
 
+@pytest.mark.slow
 def test_models_counts_parameters(capsys):
     assert main(["models", "--count", "--classes", "2", "--only", "unet"]) == 0
     # The same-padded U-Net has the paper's layers (31,030,658 weights on one input channel) on RGB input.

@@ -37,6 +37,7 @@ def _private_uses(path: Path) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_no_private_api_outside_the_compat_module():
     uses = {path.relative_to(REPO).as_posix(): _private_uses(path) for path in _sources()}
     assert uses.pop("kerasseg/compat.py"), "the scan finds compat.py's own private uses (it can fail)"
@@ -47,6 +48,7 @@ def test_no_private_api_outside_the_compat_module():
 OUTSIDE = {"below": f"{_LOW[0]}.{_LOW[1] - 1}.2", "above": f"{_HIGH[0]}.{_HIGH[1] + 1}.0", "major": f"{_HIGH[0] + 1}.0.0"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", OUTSIDE.values(), ids=OUTSIDE.keys())
 def test_private_keras_code_outside_the_checked_releases_is_a_named_error(monkeypatch, version):
     monkeypatch.setattr(compat.metadata, "version", lambda package: version)

@@ -42,8 +42,9 @@ def check_demo_files(out, printed: str) -> dict:
     return results
 
 
+@pytest.mark.slow
 def test_demo_writes_its_files(tmp_path, capsys):
-    """The fast tier's demo: one epoch, every file and line; whether it learns is the slow tier's."""
+    """One epoch: every file and line (whether it learns: the full demo test)."""
     assert main(["demo", "--out", str(tmp_path), "--seed", "0", "--epochs", "1"]) == 0
     assert check_demo_files(tmp_path, capsys.readouterr().out)["epochs"] == 1
 

@@ -152,6 +152,7 @@ def load(path: Path) -> keras.Model:
 # --- TF_CONFIG --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_tf_config_roles(monkeypatch, tmp_path):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     assert (distribute.num_workers(), distribute.is_chief(), distribute.worker_dir(tmp_path)) == (
@@ -190,6 +191,7 @@ def test_auto_strategy_is_multi_worker_when_tf_config_names_several_workers(monk
 # --- each worker's input share ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lazy", [True, False], ids=["files", "in-memory"])
 def test_worker_shares_together_make_the_single_process_batches(tmp_path, lazy):
     spec = write_folder_dataset(tmp_path, train=18, val=0)  # 18 = 4 global batches of 4 and 2 left over

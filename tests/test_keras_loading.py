@@ -99,6 +99,7 @@ def _load_in_fresh_process(imports: str, path, x, expected, tmp_path) -> subproc
                           capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", ORDERS)
 @pytest.mark.parametrize("case", CASES)
 def test_keras_load_model_reads_the_file_in_a_fresh_process(files, case, order, tmp_path):

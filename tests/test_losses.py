@@ -36,6 +36,7 @@ def test_cross_entropy_ignores_255_and_averages_over_labelled_pixels():
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_class_weighted_cross_entropy_matches_numpy():
     labels, logits = _random_batch(seed=1)
     weights = [0.5, 2.0, 1.0, 4.0]
@@ -48,6 +49,7 @@ def test_class_weighted_cross_entropy_matches_numpy():
     np.testing.assert_allclose(got, np.sum(terms) / len(terms), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_ignored_pixels_get_no_gradient():
     labels, logits = _random_batch(seed=2)
     for loss in (losses.SegmentationCrossEntropy(), losses.DiceLoss(), losses.LovaszSoftmaxLoss()):
@@ -83,6 +85,7 @@ def test_lovasz_softmax_equals_one_minus_iou_for_hard_predictions():
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_dice_for_hard_predictions_matches_numpy():
     rng = np.random.default_rng(4)
     classes = 3
@@ -119,6 +122,7 @@ def test_get_loss_rejects_unknown_names_and_misplaced_weights():
         losses.SegmentationCrossEntropy(class_weights=[1.0, 1.0])(labels, logits)
 
 
+@pytest.mark.slow
 def test_compiled_model_with_each_loss_saves_and_loads(tmp_path):
     labels, _ = _random_batch(seed=6, shape=(2, 8, 8), classes=3)
     images = np.random.default_rng(6).uniform(0, 255, (2, 8, 8, 3)).astype(np.float32)

@@ -51,6 +51,7 @@ def test_scores_match_independent_numpy_computation():
     assert scores.confusion.sum() == (labels != IGNORE).sum()
 
 
+@pytest.mark.slow
 def test_keras_metric_takes_logits_and_matches_numpy():
     classes = 5
     labels, pred = _random_case(1, classes=classes)
@@ -98,6 +99,7 @@ def test_confusion_matrix_rejects_labels_outside_the_classes():
         confusion_matrix(np.array([0, 1, 2]), np.array([0, 1]), 5)
 
 
+@pytest.mark.slow
 def test_metric_in_compile_accumulates_over_the_dataset_and_saves(tmp_path):
     # A model whose logits are its input: predictions are exactly the one-hot "images" we feed.
     classes = 3

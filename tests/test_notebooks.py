@@ -100,6 +100,7 @@ def test_notebook_says_what_it_shows_how_long_it_takes_and_ends_with_next_steps(
             assert "legend" in cell.source, f"{name}: a mask figure without a class-colour legend:\n{cell.source}"
 
 
+@pytest.mark.slow
 def test_install_cells_differ_only_in_what_they_install():
     def template(source):
         source = re.sub(r'"kerasseg(\[[a-z,]*\])? @ ', '"kerasseg[…] @ ', source)
@@ -122,6 +123,7 @@ def _run(cells: list[str], tmp_path: Path, monkeypatch, env: dict[str, str] | No
     return "".join(out.get("text", "") for cell in nb.cells for out in cell.outputs)
 
 
+@pytest.mark.slow
 def test_install_cell_installs_kerasseg_from_a_wheel(tmp_path, monkeypatch):
     wheels, target = tmp_path / "wheels", tmp_path / "site"
     subprocess.run(
@@ -137,6 +139,7 @@ def test_install_cell_installs_kerasseg_from_a_wheel(tmp_path, monkeypatch):
     assert (target / "kerasseg" / "zoo_models" / "camvid-mobile" / "model.keras").is_file()
 
 
+@pytest.mark.slow
 def test_install_cell_stops_the_notebook_when_the_install_fails(tmp_path, monkeypatch):
     from nbclient.exceptions import CellExecutionError
 

@@ -114,6 +114,7 @@ def test_bad_data_stops_train_before_the_first_step(case, data, tmp_path, capsys
     assert not (out / "log.csv").exists() and not (out / "run.json").exists()  # no half-made run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("steps", [[], ["--steps-per-epoch", "2"]], ids=["epochs", "steps-per-epoch"])
 def test_without_preflight_a_bad_file_is_still_named_and_fails(steps, data, tmp_path, capsys):
     root, spec = data
@@ -142,6 +143,7 @@ def test_evaluate_checks_the_data_against_the_models_classes(world, data, capsys
     assert code == 2 and "images/val/1.png" in err
 
 
+@pytest.mark.slow
 def test_camvid_class_count_is_declared_not_overridden(world, shared_dir, tmp_path, capsys):
     code, _, err = run_cli(capsys, train_args("camvid", tmp_path / "run", "--classes", "5"))
     assert code == 2 and "camvid has 11 classes" in err and "--classes" in err
@@ -284,6 +286,7 @@ def test_rerunning_a_finished_run_refuses_and_keeps_it(world, finished, capsys):
     assert rh.snapshot(run) == before
 
 
+@pytest.mark.slow
 def test_more_epochs_extend_a_finished_run(world, finished, capsys):
     run, before = finished
     code, out, _ = run_cli(capsys, train_args(world["spec"], run, "--seed", "0", epochs=3))
@@ -307,6 +310,7 @@ def test_changed_options_on_resume_are_refused(world, finished, change, word, ca
     assert rh.snapshot(run) == before
 
 
+@pytest.mark.slow
 def test_restart_moves_the_old_run_aside(world, finished, capsys):
     run, before = finished
     code, out, _ = run_cli(capsys, train_args(world["spec"], run, "--seed", "0", "--restart"))
@@ -316,6 +320,7 @@ def test_restart_moves_the_old_run_aside(world, finished, capsys):
     assert log_epochs(run) == ["0", "1"]
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_losses(world, tmp_path, capsys):
     code, _, _ = run_cli(capsys, train_args(world["spec"], tmp_path / "again", "--seed", "0"))
     assert code == 0
@@ -490,6 +495,7 @@ def meta_epoch(run: Path) -> int:
 
 
 # --- a run folder (an export) has one writer: two real processes ---------------------------------------------
+@pytest.mark.slow
 def test_a_second_train_is_refused_at_once_and_a_killed_writers_lock_is_taken_over(world, tmp_path, capsys):
     run, lock = tmp_path / "run", tmp_path / ".run.lock"
     first = rh.cli_process(train_args(world["spec"], run, "--seed", "0", epochs=500), tmp_path)
@@ -506,6 +512,7 @@ def test_a_second_train_is_refused_at_once_and_a_killed_writers_lock_is_taken_ov
     assert (run / "log.csv").read_text().count("epoch,") == 1 and not lock.exists()
 
 
+@pytest.mark.slow
 def test_a_second_export_to_the_same_file_is_refused(world, previous_export, capsys):
     from kerasseg.export import read_report
 
@@ -630,6 +637,7 @@ def test_restart_checks_everything_before_moving_the_run(bad, world, finished, d
     assert rh.snapshot(run) == before and not list(tmp_path.glob("run-replaced-*"))
 
 
+@pytest.mark.slow
 def test_restart_may_start_from_the_best_model_of_the_run_it_moves(world, finished, capsys):
     run, before = finished
     code, out, _ = run_cli(capsys, train_args(world["spec"], run, "--restart", "--init-from", run / "best.keras"))
@@ -685,6 +693,7 @@ def test_losses_and_the_metric_refuse_labels_outside_the_classes_alike(loss):
     )
 
 
+@pytest.mark.slow
 def test_a_bad_label_inside_fit_gives_the_same_short_message(tmp_path):
     import tensorflow as tf
 
@@ -765,6 +774,7 @@ def test_a_custom_layer_missing_at_load_is_named(tmp_path, data, monkeypatch, ca
     assert code == 2 and "'reliability>Twice'" in one_line(err) and "register_keras_serializable" in err
 
 
+@pytest.mark.slow
 def test_a_file_for_a_folder_and_a_folder_for_a_file_are_named(world, data, tmp_path, capsys):
     root, _ = data
     code, _, err = run_cli(capsys, ["predict", "--model", world["model"], "--images", root / "images/val/0.png",
@@ -791,6 +801,7 @@ def test_check_data_names_jpeg_masks_as_such(data, capsys):
     assert code == 1 and "masks/train/3.jpg" in out and "lossy" in out
 
 
+@pytest.mark.slow
 def test_a_run_whose_validation_failed_at_the_end_is_finished_by_a_rerun(data, tmp_path, capsys):
     root, spec = data
     masks = {p: p.read_bytes() for p in (root / "masks/val").iterdir()}
@@ -831,6 +842,7 @@ def test_a_read_only_file_system_is_one_line(command, world, tmp_path, capsys):
         assert not list(folder.iterdir())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["train", "predict", "export"])
 def test_a_folder_without_write_permission_is_one_line(command, world, tmp_path):
     locked = tmp_path / "locked"
@@ -841,6 +853,7 @@ def test_a_folder_without_write_permission_is_one_line(command, world, tmp_path)
     assert not list(locked.iterdir())
 
 
+@pytest.mark.slow
 def test_an_unreadable_image_folder_is_one_line(world, data, tmp_path):
     root, _ = data
     (root / "images/val").chmod(0o000)
@@ -851,6 +864,7 @@ def test_an_unreadable_image_folder_is_one_line(world, data, tmp_path):
     assert code == 2 and f"{root / 'images/val'}: Permission denied (EACCES); check its permissions" in line
 
 
+@pytest.mark.slow
 def test_a_full_disk_during_training_is_one_line_and_the_run_resumes(world, tmp_path, capsys):
     with rh.tmpfs(tmp_path / "disk", "1m") as disk:
         run = disk / "run"
@@ -884,6 +898,7 @@ def test_a_full_disk_keeps_the_previous_outputs(command, world, previous_export,
         assert run_cli(capsys, argv)[0] == 0
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_training_is_one_line_and_the_run_resumes(world, tmp_path, capsys):
     run = tmp_path / "run"
     process = rh.cli_process(train_args(world["spec"], run, "--seed", "0", epochs=500), tmp_path)
@@ -898,6 +913,7 @@ def test_ctrl_c_during_training_is_one_line_and_the_run_resumes(world, tmp_path,
     assert code == 0 and "resuming" in out and log_epochs(run) == [str(e) for e in range(done + 1)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop, code, words", [("SIGINT", 130, "(Ctrl-C)"), ("SIGTERM", 143, "(SIGTERM)")])
 def test_ctrl_c_or_kill_during_export_leaves_the_previous_pair(stop, code, words, world, previous_export):
     out, before = previous_export

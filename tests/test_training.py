@@ -112,6 +112,7 @@ def _numpy_ce(logits, labels):
     return -np.take_along_axis(logp, np.where(valid, labels, 0)[..., None], -1)[..., 0][valid].mean()
 
 
+@pytest.mark.slow
 def test_aux_head_loss_is_weighted_0_4_and_fit_runs():
     keras.utils.set_random_seed(0)
     model = training.compile_model(tiny_net(aux=True), weight_decay=None)
@@ -183,6 +184,7 @@ def test_get_strategy_choices():
             training.get_strategy("tpu")
 
 
+@pytest.mark.slow
 def test_train_by_name_with_mixed_precision_writes_the_run(tiny_registered, tmp_path):
     images, labels = colour_data(8)
     result = training.train(
@@ -297,6 +299,7 @@ def _write_folder_dataset(root: Path, seed=0):
     return f"folder:{root / 'images'}:{root / 'masks'}"
 
 
+@pytest.mark.slow
 def test_train_evaluate_predict_commands(tiny_registered, tmp_path, capsys):
     spec = _write_folder_dataset(tmp_path / "data")
     out = tmp_path / "run"

@@ -17,6 +17,7 @@ from kerasseg.models import get_model
 FILE = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.5_224_no_top.h5"
 
 
+@pytest.mark.slow
 def test_a_truncated_cached_file_is_not_loaded(shared_dir, tmp_path, monkeypatch):
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / FILE).write_bytes((shared_dir / "weights" / FILE).read_bytes()[:100_000])
@@ -51,6 +52,7 @@ VGG16_NOTOP = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
         ("deeplabv2", {"backbone": "vgg16", "fc_units": 8, "multi_scale": False}, VGG16_NOTOP),
     ],
 )
+@pytest.mark.slow
 def test_every_vgg16_family_checks_the_published_hash(name, options, file, tmp_path, monkeypatch):
     # A cached file that is not Keras' is refused and fetched again (here from nowhere), never loaded: unchecked,
     # Keras would read it and fail with a ValueError.
@@ -71,6 +73,7 @@ def _net(classes=3, name="net"):
     return keras.Model(inputs, keras.layers.Conv2D(classes, 1, name="classifier")(x), name=name)
 
 
+@pytest.mark.slow
 def test_copy_weights_by_name_sets_the_named_layers_and_names_what_does_not_fit():
     source, target = _net(), _net()
     values = layer_weights(source)

@@ -172,7 +172,8 @@ def _check_tflite_options(path: str, input_size, modes, calibration) -> None:
     given = [name for name, value in (("modes", modes), ("calibration", calibration))
              if value is not None]
     if given:
-        raise ValueError(f"{path} is an export, timed as it is: {' and '.join(given)} apply to .keras models only")
+        refused = ", ".join(f"{name} must not be given" for name in given)
+        raise ValueError(f"{path} is an export, timed as it is: {refused} (only a .keras model is exported first)")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"export {path} does not exist")
     if input_size is not None and tuple(input_size) != tuple(tflite_input_size(path)):

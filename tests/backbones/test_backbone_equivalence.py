@@ -101,6 +101,7 @@ DILATED = ["vgg16", "resnet50", "xception"]
 @pytest.mark.parametrize(  # ResNet-101 is ResNet-50's code with more blocks: the slow tier's
     "name", [pytest.param(n, marks=pytest.mark.slow) if n == "resnet101" else n for n in FAMILIES]
 )
+@pytest.mark.slow
 def test_output_stride_32_equals_keras_applications(families, name):
     family = families(name)
     ours = features_of(family.backbone(32), family.image)
@@ -109,6 +110,7 @@ def test_output_stride_32_equals_keras_applications(families, name):
         assert_features_close(ours[key], value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(FAMILIES))
 def test_parameter_count_is_the_published_one(families, name):
     family = families(name)
@@ -143,6 +145,7 @@ def test_dilated_backbones_keep_every_weight(families, name):
                 np.testing.assert_array_equal(ours, theirs, err_msg=layer.name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", DILATED)
 def test_dilated_features_have_size_h_over_output_stride(families, name):
     family = families(name)

@@ -37,12 +37,14 @@ def test_metadata_covers_every_backbone():
         assert hasattr(keras.applications, meta["application"])
 
 
+@pytest.mark.slow
 def test_missing_weights_file_names_it(tmp_path):
     missing = tmp_path / "resnet50_notop.h5"
     with pytest.raises(FileNotFoundError, match="resnet50_notop.h5"):
         build_backbone("resnet50", _inputs(), weights=str(missing))
 
 
+@pytest.mark.slow
 def test_a_file_that_is_not_hdf5_is_named(tmp_path):
     bad = tmp_path / "weights.h5"
     bad.write_text("not weights")
@@ -63,6 +65,7 @@ def mobilenet_035(tmp_path_factory):
     return path, image, expected
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::UserWarning")  # Keras warns about each group it cannot load first
 def test_keras3_weights_file_of_another_width_names_the_first_layer(mobilenet_035):
     path = mobilenet_035[0]
@@ -72,6 +75,7 @@ def test_keras3_weights_file_of_another_width_names_the_first_layer(mobilenet_03
     assert path.name in str(error.value)
 
 
+@pytest.mark.slow
 def test_backbone_on_an_intermediate_tensor_is_flat_and_serializable(mobilenet_035, tmp_path):
     path, image, expected = mobilenet_035
     inputs = _inputs()
@@ -99,6 +103,7 @@ def test_mobilenetv2_widths_match_keras_applications(alpha):
     assert shapes == {la.name: [tuple(w.shape) for w in la.weights] for la in theirs.layers if la.weights}
 
 
+@pytest.mark.slow
 def test_mobilenetv2_parameter_count_is_the_published_one():
     # keras.applications docs: MobileNetV2 (α 1.0, no top) has 2,257,984 parameters, last 1×1 conv included.
     inputs = _inputs()

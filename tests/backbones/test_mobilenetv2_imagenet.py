@@ -60,6 +60,7 @@ def backbones():
     return models
 
 
+@pytest.mark.slow
 def test_output_stride_32_equals_keras_applications(backbones, image, expected):
     ours = features_of(backbones[32], image)
     assert sorted(ours) == sorted(KERAS_LAYERS)
@@ -97,6 +98,7 @@ def test_atrous_features_contain_the_strided_ones(backbones, image, expected):
     assert_features_close(os8["stride32"][:, 3::4, 3::4], expected["stride32"])
 
 
+@pytest.mark.slow
 def test_imagenet_weights_from_the_keras_cache(tmp_path, monkeypatch, image, expected):
     # weights="imagenet" reads Keras' own file from $KERAS_HOME/models, offline.
     (tmp_path / "models").mkdir()
@@ -120,6 +122,7 @@ def test_imagenet_weights_missing_offline_names_the_file(tmp_path, monkeypatch):
         build_backbone("mobilenetv2", keras.Input((None, None, 3)), weights="imagenet", alpha=0.35)
 
 
+@pytest.mark.slow
 def test_file_of_another_width_names_the_file_and_first_layer():
     # α 0.35 vs 0.5: Conv1 (16 ch), block 0 (16 → 8) and block_1's expand/depthwise (48) agree; block_1_project
     # gives make_divisible(24·0.35) = 8 vs make_divisible(24·0.5) = 16 channels.
@@ -129,6 +132,7 @@ def test_file_of_another_width_names_the_file_and_first_layer():
     assert other.name in str(error.value)
 
 
+@pytest.mark.slow
 def test_file_of_another_architecture_names_the_file_and_first_layer():
     # Keras itself only reports a layer count mismatch here; the error names ResNet50's first layer.
     with pytest.raises(ValueError, match="conv1_conv") as error:

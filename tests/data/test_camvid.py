@@ -32,6 +32,7 @@ def _independent_median_frequency(mask_files, classes=11):
     return np.median(freq) / np.array(freq)
 
 
+@pytest.mark.slow
 @needs_shared("camvid")
 def test_camvid_split_sizes_match_segnet():
     # SegNet (Badrinarayanan et al., TPAMI 2017, Sec. 4.1): 367 training and 101 validation images

@@ -28,6 +28,7 @@ def _broken_folder(tmp_path):
     return f"folder:{images}:{masks}", good
 
 
+@pytest.mark.slow
 def test_every_problem_is_reported_at_once(tmp_path):
     spec, _ = _broken_folder(tmp_path)
     report = check_dataset(spec, classes=2)
@@ -42,6 +43,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
     assert "colour.png is an RGB colour mask" in text
 
 
+@pytest.mark.slow
 def test_histogram_counts_the_good_pairs(tmp_path):
     spec, good = _broken_folder(tmp_path)
     report = check_dataset(spec, classes=2)
@@ -51,6 +53,7 @@ def test_histogram_counts_the_good_pairs(tmp_path):
     assert report.num_examples == 5
 
 
+@pytest.mark.slow
 def test_clean_folder_is_ok(tmp_path):
     rng = np.random.default_rng(2)
     for name in ("a", "b"):

@@ -85,6 +85,7 @@ def test_onnx_export_with_a_synthetic_check(saved_colour, capsys):
     assert (saved_colour / "colour.parity.json").is_file()
 
 
+@pytest.mark.slow
 def test_camvid_check_scores_labels_and_names_the_classes(shared_dir, tmp_path, capsys):
     model = build_small("unet", classes=11, input_shape=(64, 64, 3))
     model.save(tmp_path / "unet.keras")

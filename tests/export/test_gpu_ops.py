@@ -34,6 +34,7 @@ FAST_TIER = {"deeplabv3"}
 @pytest.mark.parametrize(
     "name", [n if n in FAST_TIER else pytest.param(n, marks=pytest.mark.slow) for n in sorted(CASES)]
 )
+@pytest.mark.slow
 def test_no_reverse_or_mean_for_the_gpu_delegate(name, tmp_path):
     model = build_small(name, input_shape=(64, 64, 3))
     path = to_tflite(model, str(tmp_path / f"{name}.tflite"), "float32", metadata=False)

@@ -28,6 +28,7 @@ def model_metadata(path: str) -> metadata_fb.ModelMetadataT:
     return metadata_fb.ModelMetadataT.InitFromObj(metadata_fb.ModelMetadata.GetRootAs(buffer, 0))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["float32", "int8"])
 def test_metadata_says_rgb_pixels_unnormalized_and_softmax_over_labelled_classes(colour_exports, mode):
     metadata = model_metadata(colour_exports[mode])
@@ -66,6 +67,7 @@ def test_metadata_written_again_replaces_the_old(colour_exports):
         assert archive.read("labels.txt") == b"a\nb\nc\nd\n"
 
 
+@pytest.mark.slow
 def test_label_map_travels_in_the_file(colour_exports, tmp_path):
     assert read_labels(colour_exports["int8"]) == COLOUR_LABELS
     plain = tmp_path / "plain.tflite"
@@ -73,6 +75,7 @@ def test_label_map_travels_in_the_file(colour_exports, tmp_path):
     assert read_labels(str(plain)) is None
 
 
+@pytest.mark.slow
 def test_labels_must_be_single_line_names(colour_exports):
     with open(colour_exports["float32"], "rb") as f:
         flatbuffer = f.read()

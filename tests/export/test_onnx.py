@@ -18,6 +18,7 @@ def colour_onnx(tmp_path_factory):
     return to_onnx(colour_segmenter(), str(tmp_path_factory.mktemp("onnx") / "colour.onnx"))
 
 
+@pytest.mark.slow
 def test_onnx_gives_the_hand_computed_logits_for_a_batch(colour_onnx):
     colours = np.float32([(255, 0, 0), (0, 0, 0), (30, 60, 90)])
     images = np.broadcast_to(colours[:, None, None], (3, 64, 64, 3)).copy()
@@ -26,6 +27,7 @@ def test_onnx_gives_the_hand_computed_logits_for_a_batch(colour_onnx):
     np.testing.assert_allclose(logits, np.broadcast_to(expected[:, None, None], logits.shape), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_onnx_graph_names_and_ops(colour_onnx):
     graph = onnx.load(colour_onnx).graph
     assert [i.name for i in graph.input] == ["image"] and [o.name for o in graph.output] == ["logits"]
@@ -36,6 +38,7 @@ def test_onnx_graph_names_and_ops(colour_onnx):
     onnx.checker.check_model(onnx.load(colour_onnx))
 
 
+@pytest.mark.slow
 def test_onnx_parity_report(colour_onnx):
     report = parity_report(colour_segmenter(), colour_onnx, structured_images(2, (64, 64)))
     assert report["format"] == "onnx" and report["passed"]
@@ -43,6 +46,7 @@ def test_onnx_parity_report(colour_onnx):
     assert report["gpu_delegate_unsupported"] is None
 
 
+@pytest.mark.slow
 def test_any_size_model_exports_at_the_given_size(tmp_path):
     inputs, x = segmentation_input((None, None, 3), 4, "any_size")
     logits = keras.layers.Conv2D(3, 3, strides=4, padding="same")(x)
@@ -61,6 +65,7 @@ def test_bad_arguments_are_named(colour_onnx, tmp_path):
         run_onnx(str(tmp_path / "nothing.onnx"), np.zeros((1, 64, 64, 3)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batch", [1, None])
 def test_resize_by_a_fraction_keeps_its_exact_size(tmp_path, batch):
     """5 → 23 rows: float32(23 / 5) × 5 = 22.99999 in double, which ONNX floors to 22 and the concatenation

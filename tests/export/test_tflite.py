@@ -57,6 +57,7 @@ def test_int8_takes_uint8_pixels_and_returns_float_logits(colour_exports):
     assert (logits.argmax(-1) == np.array([0, 3, 2])[:, None, None]).all()
 
 
+@pytest.mark.slow
 def test_int8_input_is_raw_pixels_even_when_calibration_images_are_dim(tmp_path):
     dim = np.clip(structured_images(3, (64, 64)) * 0.4 + 60, 0, 255)  # pixels within about [60, 162]
     path = to_tflite(colour_segmenter(), str(tmp_path / "dim.tflite"), "int8", dim, metadata=False)
@@ -75,6 +76,7 @@ def _small_segmenter(size=(32, 32)) -> keras.Model:
     return segmentation_model(inputs, x, logits, name="small")
 
 
+@pytest.mark.slow
 def test_each_mode_is_recognised_from_the_file(tmp_path):
     images = structured_images(2, (32, 32))
     paths = to_tflite_modes(_small_segmenter(), str(tmp_path), QUANTIZATIONS, images, metadata=False)
@@ -150,6 +152,7 @@ def test_any_size_model_needs_an_input_size(tmp_path):
     assert_same_logits(run_tflite(path, image), model.predict(image, verbose=0))
 
 
+@pytest.mark.slow
 def test_bad_arguments_are_named(tmp_path):
     model = colour_segmenter()
     with pytest.raises(ValueError, match="float32, float16, dynamic, int8"):
@@ -167,6 +170,7 @@ def test_wrong_image_shape_for_the_interpreter_is_named(colour_exports):
         run_tflite(colour_exports["float32"], np.zeros((1, 32, 32, 3)))
 
 
+@pytest.mark.slow
 def test_a_failed_export_leaves_the_previous_file_and_no_temporary(tmp_path):
     path = tmp_path / "model.tflite"
     path.write_bytes(b"previous")
@@ -198,6 +202,7 @@ def test_native_resolution_export_leaves_the_upsampling_to_the_app(tmp_path):
     assert report["argmax_agreement"] >= 0.95
 
 
+@pytest.mark.slow
 def test_native_resolution_needs_a_fixed_size_contract_model(tmp_path):
     inputs, x = segmentation_input((None, None, 3), 4, "any_size")
     model = segmentation_model(inputs, x, keras.layers.Conv2D(3, 3, strides=4, padding="same")(x), name="any")

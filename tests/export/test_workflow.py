@@ -26,6 +26,7 @@ def frames(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_every_entry_point_writes_the_same_bytes(frames, tmp_path):
     """``to_tflite``, ``to_tflite_modes`` and ``export_checked`` are one conversion path: equal files per mode."""
     model = colour_segmenter()

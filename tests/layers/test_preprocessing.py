@@ -24,6 +24,7 @@ def _pixels(seed=0, size=(2, 7, 9)):
     return x
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["caffe", "tf", "torch"])
 @pytest.mark.parametrize("dynamic", [False, True])
 def test_matches_keras_applications(mode, dynamic):
@@ -33,6 +34,7 @@ def test_matches_keras_applications(mode, dynamic):
     np.testing.assert_allclose(model.predict(x, verbose=0), REFERENCES[mode](x.copy()), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_caffe_is_exact_in_float32():
     # The permutation convolution multiplies by 1 and 0 only: the same floats as flip-then-subtract.
     x = _pixels(1)
@@ -49,6 +51,7 @@ def test_caffe_in_mixed_precision_rounds_as_float16():
     np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.slow
 def test_no_weights_and_the_config_of_before(tmp_path):
     layer = BackbonePreprocessing("caffe", name="preprocessing")
     inputs = keras.Input((None, None, 3))
@@ -74,6 +77,7 @@ def _caffe_model(size=(32, 32)):
     return keras.Model(inputs, x, name="caffe_model")
 
 
+@pytest.mark.slow
 def test_caffe_exports_to_one_convolution_not_reverse(tmp_path):
     """The channel flip is not REVERSE_V2 (which the LiteRT GPU delegate does not run) but a CONV_2D."""
     inputs = keras.Input((16, 16, 3))
@@ -85,6 +89,7 @@ def test_caffe_exports_to_one_convolution_not_reverse(tmp_path):
     np.testing.assert_allclose(run_tflite(path, x), keras.applications.vgg16.preprocess_input(x.copy()), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_caffe_model_exports_int8_with_pixel_input(tmp_path):
     # to_tflite checks itself that the int8 input is uint8 pixels with scale 1 and zero point 0.
     model = _caffe_model()

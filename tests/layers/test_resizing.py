@@ -76,6 +76,7 @@ def test_a_cell_lands_on_r_j_or_r_j_plus_r_minus_1():
     assert y.max() == pytest.approx((7 / 8) ** 2)
 
 
+@pytest.mark.slow
 def test_grid_is_saved_and_a_config_without_it_is_half_pixel(tmp_path):
     model = resizer("bottom_right", (3, 4), 4)
     image = np.random.default_rng(0).uniform(0, 255, (1, 12, 16, 3)).astype("float32")
@@ -124,6 +125,7 @@ def test_grids_export_to_builtin_tflite_ops_and_onnx(grid, tmp_path):
     np.testing.assert_allclose(run_onnx(path, image), expected, atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", sorted(SAVED))
 def test_saved_camvid_mobile_models_compute_what_they_computed(key):
     reference = np.load(FIXTURE)

@@ -24,6 +24,7 @@ def test_every_builder_names_a_bad_class_count(classes):
     assert get_model("unet", classes=np.int64(2), base_filters=4, depth=2).output_shape[-1] == 2
 
 
+@pytest.mark.slow
 def test_fit_on_a_dataset_does_not_warn_about_shuffle():
     model = get_model("unet", classes=2, input_shape=(16, 16, 3), base_filters=4, depth=2, weights=None)
     model.compile("adam", loss=SegmentationCrossEntropy())
@@ -55,6 +56,7 @@ def _data(n=4, size=(32, 40)):
     return (rng.uniform(0, 255, (n, *size, 3)).astype("float32"), rng.integers(0, 3, (n, *size)).astype("int32"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list_models())
 def test_every_registered_model_predicts_one_logits_array(name):
     shape = small_input_shape(name)
@@ -69,6 +71,7 @@ def test_every_registered_model_predicts_one_logits_array(name):
     assert not isinstance(symbolic, dict) and symbolic.shape[-1] == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("aux", [True, False], ids=["aux", "single"])
 def test_keras_fit_evaluate_save_clone_and_from_config(aux, tmp_path):
     model = _small(aux)
@@ -129,6 +132,7 @@ def test_a_loss_that_reads_logits_as_probabilities_is_refused(loss):
     model.compile("adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # accepted
 
 
+@pytest.mark.slow
 def test_a_file_compiled_with_the_old_output_dict_loads_with_its_aux_weight(tmp_path):
     """Files saved before the single-output contract compiled {"logits": loss, "aux": loss} with loss weights."""
     model = _small(aux=True)

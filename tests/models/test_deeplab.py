@@ -10,6 +10,7 @@ from kerasseg.export import tflite_ops, to_tflite
 from kerasseg.models import deeplab
 
 
+@pytest.mark.slow
 def test_largefov_parameter_count_and_atrous_structure():
     model = kerasseg.DeepLabV1LargeFOV(21, (None, None, 3), weights=None)
     # shared/reference/published.md: 20.5M (SegNet TPAMI Table 6), 20,505,429 by layer arithmetic for 21 classes
@@ -28,6 +29,7 @@ def test_largefov_parameter_count_and_atrous_structure():
     assert small.get_layer("fc8").output.shape[1:3] == (8, 10)  # output stride 8
 
 
+@pytest.mark.slow
 def test_largefov_decimates_the_vgg16_fc_weights(monkeypatch):
     # Values that name their position: fc6 by (tap, output channel), fc7 by (input, output channel). VGG16's
     # Dense fc1 reads pool5 flattened in (row, column, channel) order: its kernel is fc6's reshaped.
@@ -52,6 +54,7 @@ def test_largefov_decimates_the_vgg16_fc_weights(monkeypatch):
     np.testing.assert_array_equal(model.get_layer("fc7").kernel.numpy()[0, 0, 7, 9], fc7[0, 0, 28, 36])
 
 
+@pytest.mark.slow
 def test_deeplabv2_resnet101_aspp_structure():
     # The TPAMI paper gives no parameter count: check the structure, and the count by the layer specification
     # (ResNet-101 without top, 42,658,176 in keras.applications' documentation, plus the four ASPP branches).
@@ -69,6 +72,7 @@ def test_deeplabv2_resnet101_aspp_structure():
     assert features.shape == (1, 8, 6, 2048) and scores.shape == (1, 8, 6, 21)  # output stride 8
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("output_stride", [8, 16])
 def test_deeplabv2_scores_at_its_output_stride(output_stride):
     model = kerasseg.DeepLabV2(3, (64, 64, 3), backbone="vgg16", weights=None, fc_units=8,
@@ -78,6 +82,7 @@ def test_deeplabv2_scores_at_its_output_stride(output_stride):
     assert model.output_shape == (None, 64, 64, 3)
 
 
+@pytest.mark.slow
 def test_image_pyramid_is_the_max_of_the_shared_network_over_scales(tmp_path):
     model = kerasseg.DeepLabV2(3, (64, 64, 3), backbone="vgg16", weights=None, fc_units=8, dropout=0.0)
     network = model.get_layer("deeplabv2_single_scale")

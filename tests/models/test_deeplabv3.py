@@ -21,6 +21,7 @@ def _trainable(model):
     return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
 
 
+@pytest.mark.slow
 def test_resnet101_os16_parameters_match_the_mobilenetv2_paper():
     # MobileNetV2 paper (Sandler et al., CVPR 2018), Table 7: DeepLabv3 on ResNet-101, output stride 16, 58.16M
     # (published.md marks it unverified; it agrees with the layer arithmetic: 42.66M backbone + ASPP).
@@ -59,6 +60,7 @@ def test_encoder_runs_at_the_output_stride(output_stride):
     assert model.get_layer("decoder_low_level_conv").output.shape[-1] == 48
 
 
+@pytest.mark.slow
 def test_cascaded_blocks_double_their_rate_with_multi_grid():
     model = DeepLabV3Cascaded(classes=3, backbone="resnet50", weights=None, block_filters=8, cascade=3,
                               input_shape=(64, 64, 3))
@@ -119,6 +121,7 @@ def test_deeplabv3_has_no_decoder_to_size():
         DeepLabV3(classes=3, backbone="mobilenetv2", alpha=0.35, weights=None, decoder_filters=16)
 
 
+@pytest.mark.slow
 def test_xception_decoder_inputs_are_h_over_4_and_h_over_16_on_the_same_pixels():
     # Any size that the output stride divides (80 = 16·5): the stride-4 and stride-16 maps are exactly 20 and 5
     # long, so the decoder's ×4 resize relates position j of both to pixel 4j and 16j; an impulse on pixel 32
@@ -199,6 +202,7 @@ def landed(model, backbone: str, size: int, paths=PATHS) -> dict:
     ("mobilenetv2", True, 80, 0, 0),
     ("resnet50", True, 80, 0, 0),
 ])
+@pytest.mark.slow
 def test_an_impulse_comes_back_on_its_pixel_through_both_decoder_paths(
     backbone, aligned_resize, size, stride4, encoder
 ):
@@ -211,6 +215,7 @@ def test_an_impulse_comes_back_on_its_pixel_through_both_decoder_paths(
                        "encoder": pytest.approx((encoder,) * 2, abs=1e-3)}
 
 
+@pytest.mark.slow
 def test_deeplabv3_on_xception_upsamples_onto_the_pixel():
     # One ×16 resize from stride 16: half-pixel it would land (16 − 1)/2 = 7.5 pixels off.
     model = DeepLabV3(classes=1, backbone="xception", weights=None, aspp_filters=4, input_shape=(80, 80, 3))
@@ -220,6 +225,7 @@ def test_deeplabv3_on_xception_upsamples_onto_the_pixel():
     assert model.get_layer("logits_resize").grid == "top_left"
 
 
+@pytest.mark.slow
 def test_aligned_resize_is_a_setting_of_the_saved_model(tmp_path):
     model = DeepLabV3Plus(classes=2, backbone="mobilenetv2", alpha=0.35, weights=None, aspp_filters=4,
                           decoder_filters=4, aligned_resize=True)

@@ -16,6 +16,7 @@ def _module(classes, variant, identity_noise=None, shape=(None, None), seed=None
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["basic", "large"])
 def test_context_module_is_the_identity_at_initialisation(variant):
     classes = 5
@@ -39,6 +40,7 @@ def test_large_module_noise_breaks_the_symmetry_but_stays_near_the_identity():
     assert np.abs(y - x).mean() < 0.06 and np.abs(y - x).max() < 0.3  # inputs lie in [0, 1]
 
 
+@pytest.mark.slow
 def test_context_module_receptive_field_is_67_by_67():
     # Probe, do not copy Table 1: with positive weights every path is active, so the support of the gradient of
     # one output with respect to the input is the module's receptive field.
@@ -63,6 +65,7 @@ def test_context_module_receptive_field_is_67_by_67():
     assert support.sum() == 67 * 67  # dense: dilations 1, 1, 2, 4, 8, 16, 1 leave no holes
 
 
+@pytest.mark.slow
 def test_front_end_is_output_stride_8_without_pool4_pool5_and_adds_no_parameters():
     model = kerasseg.DilatedFrontEnd(21, (None, None, 3), weights=None)
     names = {layer.name for layer in model.layers}
@@ -85,6 +88,7 @@ def test_front_end_is_output_stride_8_without_pool4_pool5_and_adds_no_parameters
     assert small.get_layer("final").output.shape[1:3] == (8, 12)
 
 
+@pytest.mark.slow
 def test_context_net_widths_and_parameters_follow_table_1():
     classes = 21
     model = kerasseg.DilatedContextNet(classes, weights=None, fc_units=8, context="large")

@@ -26,5 +26,6 @@ FAST_TIER = {"unet"}
 @pytest.mark.parametrize(
     "name", [n if n in FAST_TIER else pytest.param(n, marks=pytest.mark.slow) for n in list_models()]
 )
+@pytest.mark.slow
 def test_model_contract(name, tmp_path):
     check_model(name, tmp_path)

@@ -75,6 +75,7 @@ def test_auxiliary_loss_trains_the_aux_head_and_the_backbone():
     assert not np.allclose(aux_kernel.numpy(), before)
 
 
+@pytest.mark.slow
 def test_inference_model_drops_the_aux_head_and_aux_false_builds_without_it():
     model = build_small("pspnet", classes=3)
     x = structured_images(1, (64, 64))
@@ -87,6 +88,7 @@ def test_inference_model_drops_the_aux_head_and_aux_false_builds_without_it():
     assert "aux_classifier" not in [layer.name for layer in plain.layers]
 
 
+@pytest.mark.slow
 def test_any_multiple_of_the_output_stride_works():
     # 56 × 72 gives 7 × 9 features: pyramid bins 2, 3 and 6 divide neither side.
     model = build_small("pspnet", classes=3, input_shape=(56, 72, 3))

@@ -32,6 +32,7 @@ def _model(block, shape):
     return keras.Model(inputs, block(inputs))
 
 
+@pytest.mark.slow
 def test_residual_conv_unit_matches_numpy():
     rng = np.random.default_rng(0)
     model = _model(lambda t: residual_conv_unit(t, name="rcu"), (6, 7, 4))
@@ -41,6 +42,7 @@ def test_residual_conv_unit_matches_numpy():
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("blocks", [2, 4])
 def test_chained_residual_pooling_matches_numpy(blocks):
     rng = np.random.default_rng(1)
@@ -87,6 +89,7 @@ def refinenet_head_parameters(stage_channels, classes: int, crp_blocks: int, wid
     return total + 2 * rcu(256) + conv(256, classes, bias=True)  # 2 final RCUs, 3×3 classifier
 
 
+@pytest.mark.slow
 def test_released_refinenet101_has_118m_parameters_and_263_gflops():
     """Light-Weight RefineNet (Nekrasov, Shen, Reid, BMVC 2018), Table 1: RefineNet-101 118M parameters and
     263 GFLOPs (multiply-adds) at 512×512; the released model chains 4 pooling blocks and ends in a 3×3 conv."""
@@ -110,6 +113,7 @@ def test_released_refinenet101_has_118m_parameters_and_263_gflops():
     assert model.get_layer("classifier").output.shape[1:] == (128, 128, 21)
 
 
+@pytest.mark.slow
 def test_cascade_structure_with_the_papers_chain_length():
     model = build_small("refinenet", classes=3)
     names = [layer.name for layer in model.layers]
@@ -125,6 +129,7 @@ def test_cascade_structure_with_the_papers_chain_length():
     assert sizes == [2, 4, 8, 16]
 
 
+@pytest.mark.slow
 def test_bad_options_are_rejected():
     with pytest.raises(ValueError, match="crp_blocks"):
         kerasseg.RefineNet(classes=3, input_shape=(64, 64, 3), weights=None, crp_blocks=0)

@@ -8,6 +8,7 @@ from kerasseg.models import SegmentationModel
 from kerasseg.models.unet import UNet, overlap_tile_predict, valid_unet_output_size
 
 
+@pytest.mark.slow
 def test_paper_network_shapes_and_parameters():
     # Fig. 1: 572×572 input tile → 388×388 output map, 64 base filters, 2 classes. The paper's input has one
     # (grayscale) channel: counting its layers gives 31,030,658 weights; our input is RGB, which adds
@@ -17,6 +18,7 @@ def test_paper_network_shapes_and_parameters():
     assert model.count_params() == 31_030_658 + (3 - 1) * 3 * 3 * 64
 
 
+@pytest.mark.slow
 def test_the_papers_network_keeps_the_contract_but_its_output_size():
     model = UNet(classes=2, input_shape=(204, 204, 3), padding="valid", base_filters=2, dropout=0.0)
     assert isinstance(model, SegmentationModel)
@@ -27,12 +29,14 @@ def test_the_papers_network_keeps_the_contract_but_its_output_size():
     assert np.isfinite(model.fit(x, y, epochs=1, verbose=0).history["loss"][0])
 
 
+@pytest.mark.slow
 def test_same_variant_keeps_the_input_size():
     model = UNet(classes=3, input_shape=(None, None, 3), base_filters=4)
     x = np.random.default_rng(0).uniform(0, 255, (1, 50, 37, 3)).astype("float32")
     assert model.predict(x, verbose=0).shape == (1, 50, 37, 3)
 
 
+@pytest.mark.slow
 def test_invalid_sizes_say_which_sizes_work():
     assert valid_unet_output_size(572) == 388
     with pytest.raises(ValueError, match=r"\[556, 572\]"):
@@ -41,6 +45,7 @@ def test_invalid_sizes_say_which_sizes_work():
         UNet(classes=2, input_shape=(100, 96, 3))
 
 
+@pytest.mark.slow
 def test_overlap_tile_equals_one_pass_over_the_mirrored_image():
     rng = np.random.default_rng(1)
     # 204 → 20: tiles step by 16 (the pooling grid of depth 4) and overlap by 4 output pixels.
@@ -88,6 +93,7 @@ def test_options_the_chosen_network_would_not_use_are_refused():
         UNet(classes=2, alpha=0.35)
 
 
+@pytest.mark.slow
 def test_batch_norm_is_honoured_over_a_backbone_too():
     def decoder_norms(model):
         return [layer.name for layer in model.layers if layer.name.startswith("up") and "_bn" in layer.name]
