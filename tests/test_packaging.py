@@ -24,3 +24,9 @@ def test_wheel_carries_the_zoo_models_and_stays_small(tmp_path):
     assert not [n for n in names if n.startswith("kerasseg/zoo_models/") and n.endswith(".py")]
     assert "kerasseg/export/schemas/metadata_schema_generated.py" in names
     assert wheel.stat().st_size < 20e6
+    assert "kerasseg_cli/__init__.py" in names  # the program, importable without the models (issue 24)
+    (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+    requires = [line for line in zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
+                if line.startswith("Requires-Dist:")]
+    assert any(r.startswith("Requires-Dist: keras") for r in requires)
+    assert not [r for r in requires if "==" in r.split(";")[0]], requires  # ranges here; constraints.txt pins
