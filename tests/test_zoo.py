@@ -244,3 +244,25 @@ def test_index_lists_every_committed_file():
         assert set(listed[name]) == files
         for file, digest in listed[name].items():
             assert hashlib.sha256((ZOO / name / file).read_bytes()).hexdigest() == digest, f"{name}/{file}"
+
+
+def test_an_editable_install_finds_the_clones_entries_without_kerasseg_zoo(tmp_path):
+    """``pip install -e .`` (README's commands) maps ``kerasseg.zoo_models`` to ``saved_models/``: a fresh process
+    outside the clone, without ``KERASSEG_ZOO``, lists this checkout's entries."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("KERASSEG_ZOO", "PYTHONPATH")}
+    env["KERASSEG_CACHE"] = str(tmp_path / "cache")
+    code = "import kerasseg.zoo as z, kerasseg; print(kerasseg.__file__); print(sorted(z.list_entries()))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    installed, entries = out.stdout.strip().splitlines()[-2:]
+    if not Path(installed).resolve().is_relative_to(REPO):
+        pytest.skip(f"kerasseg is installed from another checkout ({installed}); CI installs this one")
+    assert eval(entries) == sorted(entries_committed())
+
+
+def entries_committed() -> list[str]:
+    return [p.name for p in ZOO.iterdir() if (p / "model.keras").is_file()]
