@@ -80,10 +80,14 @@ def replacing(path):
         raise
 
 
-def overlap(a, b) -> bool:
-    """Whether folder ``a`` is ``b``, inside it, or holds it (symbolic links resolved)."""
+def relation(a, b) -> str | None:
+    """How folder ``a`` stands to ``b`` (symbolic links resolved): "is", "is inside", "holds", or None (apart)."""
     a, b = os.path.realpath(a), os.path.realpath(b)
-    return a == b or a.startswith(b.rstrip(os.sep) + os.sep) or b.startswith(a.rstrip(os.sep) + os.sep)
+    if a == b:
+        return "is"
+    if a.startswith(b.rstrip(os.sep) + os.sep):
+        return "is inside"
+    return "holds" if b.startswith(a.rstrip(os.sep) + os.sep) else None
 
 
 def check_outside(out, name: str, inputs: dict) -> None:
@@ -91,19 +95,12 @@ def check_outside(out, name: str, inputs: dict) -> None:
     of the ``inputs`` (``{what: folder}``): writing there, or moving it aside on a restart, would change the
     inputs themselves."""
     for what, folder in inputs.items():
-        if folder is not None and overlap(out, folder):
-            relation = _relation(out, folder)
+        found = relation(out, folder) if folder is not None else None
+        if found:
             raise ValueError(
-                f"{name} {out} {relation} {what} {folder}: outputs are never written among the inputs (they "
+                f"{name} {out} {found} {what} {folder}: outputs are never written among the inputs (they "
                 "could be read back as data, or moved aside with a restarted run); choose one outside it"
             )
-
-
-def _relation(out, folder) -> str:
-    out, folder = os.path.realpath(out), os.path.realpath(folder)
-    if out == folder:
-        return "is"
-    return "is inside" if out.startswith(folder.rstrip(os.sep) + os.sep) else "holds"
 
 
 def describe_os_error(err: OSError, output=None) -> str:

@@ -249,6 +249,7 @@ def test_index_lists_every_committed_file():
 def test_an_editable_install_finds_the_clones_entries_without_kerasseg_zoo(tmp_path):
     """``pip install -e .`` (README's commands) maps ``kerasseg.zoo_models`` to ``saved_models/``: a fresh process
     outside the clone, without ``KERASSEG_ZOO``, lists this checkout's entries."""
+    import ast
     import os
     import subprocess
     import sys
@@ -261,7 +262,7 @@ def test_an_editable_install_finds_the_clones_entries_without_kerasseg_zoo(tmp_p
     installed, entries = out.stdout.strip().splitlines()[-2:]
     if not Path(installed).resolve().is_relative_to(REPO):
         pytest.skip(f"kerasseg is installed from another checkout ({installed}); CI installs this one")
-    assert eval(entries) == sorted(entries_committed())
+    assert ast.literal_eval(entries) == sorted(entries_committed())
 
 
 def entries_committed() -> list[str]:
